@@ -1,0 +1,7 @@
+#include "cli/commands.h"
+
+namespace qgrid::cli {
+
+void RegisterQuantCommands(CLI::App& app) {}
+
+}  // namespace qgrid::cli

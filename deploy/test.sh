@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds qgrid and runs the whole test suite (CTest over GoogleTest).
+# Tests that need ../shared (real public models and data) skip without it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc)}
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD_DIR" -j "$JOBS"
+cd "$BUILD_DIR"
+ctest --output-on-failure -j "$JOBS" --timeout 900 "$@"
