@@ -42,7 +42,10 @@ void Progress::Add(int64_t n, const std::string& note) {
   if (!note.empty()) note_ = note;
   auto now = std::chrono::steady_clock::now();
   double since = std::chrono::duration<double>(now - last_draw_).count();
-  if (since >= (tty_ ? 0.1 : 5.0) || (total_ > 0 && done_ >= total_)) {
+  // Reaching the total redraws only on a terminal; in a log the final line
+  // comes from Finish(), so it is not printed twice.
+  bool at_total = tty_ && total_ > 0 && done_ >= total_;
+  if (since >= (tty_ ? 0.1 : 5.0) || at_total) {
     last_draw_ = now;
     Draw(false);
   }
