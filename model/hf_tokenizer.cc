@@ -716,6 +716,47 @@ absl::StatusOr<std::unique_ptr<Decoder>> ParseDecoder(
 
 // ----------------------------------------------------------------- BPE model
 
+// Open-addressing map from a (left id, right id) pair to (rank, merged id):
+// the innermost lookup of BPE, several times per input character.
+class MergeTable {
+ public:
+  void Build(const std::vector<std::pair<uint64_t, std::pair<int, int>>>& kv) {
+    size_t cap = 16;
+    while (cap < kv.size() * 2) cap <<= 1;
+    mask_ = cap - 1;
+    slots_.assign(cap, Slot{kEmpty, -1, -1});
+    for (const auto& [k, v] : kv) {
+      size_t i = Hash(k) & mask_;
+      while (slots_[i].key != kEmpty && slots_[i].key != k) i = (i + 1) & mask_;
+      slots_[i] = Slot{k, v.first, v.second};
+    }
+  }
+  // {rank, merged id}, or rank -1 when the pair does not merge.
+  std::pair<int, int> Find(uint64_t k) const {
+    if (slots_.empty()) return {-1, -1};
+    for (size_t i = Hash(k) & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.key == k) return {s.rank, s.id};
+      if (s.key == kEmpty) return {-1, -1};
+    }
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
+  struct Slot {
+    uint64_t key;
+    int rank, id;
+  };
+  static size_t Hash(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return static_cast<size_t>(k);
+  }
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+};
+
 class BpeModel {
  public:
   absl::Status Parse(const json& m, const std::string& where);
@@ -741,6 +782,7 @@ class BpeModel {
     int prev, next;
     bool alive;
   };
+  void TokenizeChunk(std::string_view word, std::vector<int>* out) const;
   static uint64_t Key(int a, int b) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) |
            static_cast<uint32_t>(b);
@@ -749,14 +791,22 @@ class BpeModel {
   std::unordered_map<std::string, int> vocab_;
   std::vector<std::string> id_to_token_;
   std::vector<bool> has_id_;
-  // (left id, right id) -> (rank, merged id)
-  std::unordered_map<uint64_t, std::pair<int, int>> merges_;
+  MergeTable merges_;
+  // Single-code-point tokens, the initial symbols (when there is no
+  // continuing_subword_prefix / end_of_word_suffix).
+  std::unordered_map<char32_t, int> char_ids_;
   std::array<int, 256> byte_ids_;
   int unk_id_ = -1;
   bool byte_fallback_ = false;
   bool fuse_unk_ = false;
   bool ignore_merges_ = false;
   std::string prefix_, suffix_;
+  // True when no token contains "▁" after a character other than "▁": then
+  // no merge can span the boundary before a word-initial "▁", and a long
+  // piece (LLaMA-2 / Mistral tokenizer.json have no pre-tokenizer, so the
+  // whole input is one piece) can be merged word by word with the same
+  // result and without a heap over the whole text.
+  bool split_at_metaspace_ = false;
 };
 
 absl::Status BpeModel::Parse(const json& m, const std::string& where) {
@@ -804,6 +854,8 @@ absl::Status BpeModel::Parse(const json& m, const std::string& where) {
     return Bad(where, "model.merges is missing or not an array");
   }
   int rank = 0;
+  std::vector<std::pair<uint64_t, std::pair<int, int>>> merges;
+  merges.reserve(ms->size());
   for (const json& e : *ms) {
     std::string a, b;
     if (e.is_string()) {
@@ -834,8 +886,31 @@ absl::Status BpeModel::Parse(const json& m, const std::string& where) {
                  absl::StrCat("model.merges[", rank, "] (\"", a, "\", \"", b,
                               "\") refers to a token not in the vocab"));
     }
-    merges_.emplace(Key(ia, ib), std::make_pair(rank, im));
+    merges.emplace_back(Key(ia, ib), std::make_pair(rank, im));
     ++rank;
+  }
+  // A repeated pair keeps its last rank, as tokenizers' HashMap collect.
+  merges_.Build(merges);
+  split_at_metaspace_ = prefix_.empty() && suffix_.empty() &&
+                        vocab_.count(std::string(kMetaspace)) > 0;
+  for (const auto& [tok, id] : vocab_) {
+    if (!split_at_metaspace_) break;
+    for (size_t p = tok.find(kMetaspace, 1); p != std::string::npos;
+         p = tok.find(kMetaspace, p + 1)) {
+      if (p < kMetaspace.size() ||
+          tok.compare(p - kMetaspace.size(), kMetaspace.size(), kMetaspace) !=
+              0) {
+        split_at_metaspace_ = false;
+        break;
+      }
+    }
+  }
+  for (const auto& [tok, id] : vocab_) {
+    unicode::DecodedChar c = unicode::DecodeAt(tok, 0);
+    if (static_cast<size_t>(c.len) == tok.size() &&
+        c.cp < unicode::kInvalidBase) {
+      char_ids_[c.cp] = id;
+    }
   }
   return absl::OkStatus();
 }
@@ -849,6 +924,28 @@ void BpeModel::Tokenize(std::string_view word, std::vector<int>* out) const {
       return;
     }
   }
+  constexpr size_t kChunkAbove = 256;
+  if (!split_at_metaspace_ || word.size() <= kChunkAbove) {
+    TokenizeChunk(word, out);
+    return;
+  }
+  // Cut before every "▁" that follows a character other than "▁".
+  size_t start = 0;
+  for (size_t p = word.find(kMetaspace, 1); p != std::string_view::npos;
+       p = word.find(kMetaspace, p + kMetaspace.size())) {
+    if (word.compare(p - kMetaspace.size(), kMetaspace.size(), kMetaspace) ==
+        0) {
+      continue;
+    }
+    TokenizeChunk(word.substr(start, p - start), out);
+    start = p;
+  }
+  TokenizeChunk(word.substr(start), out);
+}
+
+void BpeModel::TokenizeChunk(std::string_view word,
+                             std::vector<int>* out) const {
+  if (word.empty()) return;
   // Initial symbols: one per character (with prefix/suffix), byte fallback
   // or unk for characters outside the vocab.
   std::vector<Symbol> sym;
@@ -856,14 +953,21 @@ void BpeModel::Tokenize(std::string_view word, std::vector<int>* out) const {
   bool prev_unk = false;
   std::string key;
   for (size_t i = 0; i < word.size();) {
-    int len = unicode::CharLenAt(word, i);
-    key.clear();
-    if (i > 0 && !prefix_.empty()) key = prefix_;
-    key.append(word.substr(i, len));
-    if (i + len == word.size() && !suffix_.empty()) key += suffix_;
-    auto it = vocab_.find(key);
-    if (it != vocab_.end()) {
-      sym.push_back({it->second, -1, -1, true});
+    unicode::DecodedChar dc = unicode::DecodeAt(word, i);
+    const int len = dc.len;
+    int id = -1;
+    if (prefix_.empty() && suffix_.empty()) {
+      auto it = char_ids_.find(dc.cp);
+      if (it != char_ids_.end()) id = it->second;
+    } else {
+      key.clear();
+      if (i > 0) key = prefix_;
+      key.append(word.substr(i, len));
+      if (i + len == word.size()) key += suffix_;
+      id = TokenToId(key);
+    }
+    if (id >= 0) {
+      sym.push_back({id, -1, -1, true});
       prev_unk = false;
     } else {
       bool done = false;
@@ -901,12 +1005,14 @@ void BpeModel::Tokenize(std::string_view word, std::vector<int>* out) const {
       return rank != o.rank ? rank > o.rank : pos > o.pos;
     }
   };
-  std::priority_queue<Cand> q;
+  std::vector<Cand> heap_storage;
+  heap_storage.reserve(n);
+  std::priority_queue<Cand> q(std::less<Cand>(), std::move(heap_storage));
   auto push = [&](int pos) {
     int nx = sym[pos].next;
     if (nx < 0) return;
-    auto it = merges_.find(Key(sym[pos].id, sym[nx].id));
-    if (it != merges_.end()) q.push({it->second.first, pos, it->second.second});
+    auto [rank, new_id] = merges_.Find(Key(sym[pos].id, sym[nx].id));
+    if (rank >= 0) q.push({rank, pos, new_id});
   };
   for (int i = 0; i + 1 < n; ++i) push(i);
   while (!q.empty()) {
@@ -914,8 +1020,7 @@ void BpeModel::Tokenize(std::string_view word, std::vector<int>* out) const {
     q.pop();
     Symbol& s = sym[c.pos];
     if (!s.alive || s.next < 0) continue;
-    auto it = merges_.find(Key(s.id, sym[s.next].id));
-    if (it == merges_.end() || it->second.second != c.new_id) continue;
+    if (merges_.Find(Key(s.id, sym[s.next].id)).second != c.new_id) continue;
     Symbol& r = sym[s.next];
     r.alive = false;
     s.id = c.new_id;

@@ -5,6 +5,7 @@
 // ../shared/models/tokenizers. The llama2 tokenizer.json ids also equal
 // python3-sentencepiece's on its tokenizer.model (see
 // tokenizer_sentencepiece_test.cc), which the tests below cross-check.
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -509,6 +510,62 @@ TEST(HfTokenizer, MistralV03MatchesReference) {
   EXPECT_EQ((*tok)->eos_id(), 2);
   EXPECT_EQ((*tok)->IdToPiece(3), "[INST]");
   ExpectCases(**tok, std::begin(kMistralCases), std::end(kMistralCases));
+}
+
+uint64_t Fnv1a64OfIds(const std::vector<int>& ids) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (int id : ids) {
+    auto v = static_cast<uint32_t>(id);
+    for (int k = 0; k < 4; ++k, v >>= 8) {
+      h ^= v & 0xFF;
+      h *= 0x100000001b3ULL;
+    }
+  }
+  return h;
+}
+
+// The whole WikiText-2 test file (1.29 MB) through each tokenizer.json: the
+// token count and the FNV-1a-64 of the ids (as little-endian int32) equal the
+// reference's (@huggingface/tokenizers 0.2.0, computed once).
+TEST(HfTokenizer, WholeWikiTextMatchesReference) {
+  QG_REQUIRE_SHARED(wiki, "data/wikitext2/wiki.test.raw");
+  QG_REQUIRE_SHARED(dir, "models/tokenizers");
+  const std::string text = ReadFile(wiki);
+  struct Expect {
+    const char* name;
+    size_t count;
+    uint64_t fnv;
+    std::vector<int> head;
+  };
+  const Expect kExpect[] = {
+      {"llama2",
+       332755,
+       0xa8c58427d83fc5fbULL,
+       {1, 29871, 353, 4755, 350, 5059, 357, 353, 29871, 13, 4755, 350}},
+      {"gpt2",
+       283287,
+       0x6dabec2afa0f3fbaULL,
+       {796, 5199, 347, 2852, 353, 796, 220, 198, 5199, 347, 2852, 353}},
+      {"smollm2-135m-instruct",
+       301948,
+       0x155e8ad60138650fULL,
+       {446, 6356, 389, 9226, 352, 446, 3717, 6356, 389, 9226, 352, 314}},
+      {"mistral-7b-instruct-v0.3",
+       325946,
+       0x37e95051ac839875ULL,
+       {1, 1095, 6374, 1133, 4387, 1128, 1095, 29473, 781, 6374, 1133, 4387}},
+  };
+  for (const Expect& e : kExpect) {
+    auto tok = LoadTokenizer(dir + "/" + e.name);
+    ASSERT_TRUE(tok.ok()) << tok.status();
+    std::vector<int> ids = (*tok)->Encode(text);
+    EXPECT_EQ(ids.size(), e.count) << e.name;
+    ASSERT_GE(ids.size(), e.head.size()) << e.name;
+    EXPECT_EQ(std::vector<int>(ids.begin(), ids.begin() + e.head.size()),
+              e.head)
+        << e.name;
+    EXPECT_EQ(Fnv1a64OfIds(ids), e.fnv) << e.name;
+  }
 }
 
 // GPT-2's vocabulary behind a Split pre-tokenizer with the LLaMA-3 / Qwen2
