@@ -195,12 +195,9 @@ class StripNormalizer : public Normalizer {
   bool left_, right_;
 };
 
-// NFC is accepted for text that is already composed, which is what the
-// checked-in tokenizers meet in practice; combining sequences are left as
-// they are (a documented limitation, see hf_tokenizer.h).
 class NfcNormalizer : public Normalizer {
  public:
-  void Apply(std::string*) const override {}
+  void Apply(std::string* s) const override { *s = unicode::NormalizeNfc(*s); }
 };
 
 absl::StatusOr<std::unique_ptr<Normalizer>> ParseNormalizer(

@@ -5,8 +5,7 @@
 //     non-normalized ones on the raw text, normalized ones on the normalized
 //     text, with their content normalized too), honouring lstrip / rstrip /
 //     single_word;
-//   normalizers: Sequence, Prepend, Replace (string pattern), Strip, NFC
-//     (identity on text without combining marks; see the .cc);
+//   normalizers: Sequence, Prepend, Replace (string pattern), Strip, NFC;
 //   pre-tokenizers: Sequence, ByteLevel (GPT-2 regex + byte-to-unicode map),
 //     Split (GPT-2 / LLaMA-3 / Qwen2 regexes, or a literal string), Digits,
 //     Metaspace (prepend_scheme first/always/never, split), WhitespaceSplit;

@@ -436,6 +436,29 @@ const HfCase kGpt2Qwen2SplitCases[] = {
       19,    20,  15628, 6,   51,   197, 197, 87,  201, 198, 3548, 2644, 198},
      nullptr},
 };
+const HfCase kGpt2Qwen2NfcCases[] = {
+    {"composed",
+     "Caf\xc3\xa9 \xc3\x85ngstr\xc3\xb6m",
+     {34, 1878, 2634, 6184, 227, 782, 2536, 9101, 76},
+     nullptr},
+    {"decomposed",
+     "Cafe\xcc\x81 A\xcc\x8angstro\xcc\x88m",
+     {34, 1878, 2634, 6184, 227, 782, 2536, 9101, 76},
+     "Caf\xc3\xa9 \xc3\x85ngstr\xc3\xb6m"},
+    {"hangul_jamo",
+     "\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8 \xea\xb0\x80",
+     {166, 108, 223, 220, 166, 108, 222},
+     "\xea\xb0\x81 \xea\xb0\x80"},
+    {"reorder",
+     "a\xcc\x82\xcc\xa3 q\xcc\x87\xcc\xa3",
+     {157, 118, 255, 10662, 136, 96, 136, 229},
+     "\xe1\xba\xad q\xcc\xa3\xcc\x87"},
+    {"angstrom_sign",
+     "\xe2\x84\xab \xe2\x84\xa6",
+     {127, 227, 7377, 102},
+     "\xc3\x85 \xce\xa9"},
+};
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -609,6 +632,18 @@ TEST(HfTokenizer, Qwen2SplitRegexMatchesReference) {
               std::end(kGpt2Qwen2SplitCases));
 }
 
+// Qwen2's layout: NFC normalizer, Qwen2 split regex, ByteLevel.
+TEST(HfTokenizer, NfcNormalizerMatchesReference) {
+  QG_REQUIRE_SHARED(path, "models/tokenizers/gpt2/tokenizer.json");
+  nlohmann::json j =
+      nlohmann::json::parse(Gpt2WithSplitRegex(ReadFile(path), kQwen2Regex));
+  j["normalizer"] = {{"type", "NFC"}};
+  auto tok = ParseHfTokenizer(j.dump(), {}, "gpt2+nfc+qwen2-split");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  ExpectCases(**tok, std::begin(kGpt2Qwen2NfcCases),
+              std::end(kGpt2Qwen2NfcCases));
+}
+
 TEST(HfTokenizer, DecodeKeepsSpecialTokensWhenAsked) {
   QG_REQUIRE_SHARED(dir, "models/tokenizers/mistral-7b-instruct-v0.3");
   auto tok = LoadTokenizer(dir);
@@ -704,6 +739,32 @@ TEST(Unicode, CategoriesAndInvalidUtf8) {
   auto c = unicode::DecodeAt("\xe6\x9c", 0);       // truncated
   EXPECT_EQ(c.len, 1);
   EXPECT_GE(c.cp, unicode::kInvalidBase);
+}
+
+// Expected outputs from Python's unicodedata.normalize("NFC", ...).
+TEST(Unicode, NfcMatchesPythonUnicodedata) {
+  const std::pair<const char*, const char*> kCases[] = {
+      {"e\xcc\x81", "\xc3\xa9"},
+      {"Cafe\xcc\x81 na\xc4\xb1\xcc\x88ve", "Caf\xc3\xa9 na\xc4\xb1\xcc\x88ve"},
+      {"\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8\xe1\x84\x80\xe1\x85\xa1",
+       "\xea\xb0\x81\xea\xb0\x80"},
+      {"A\xcc\x8a \xe2\x84\xab \xe2\x84\xa6", "\xc3\x85 \xc3\x85 \xce\xa9"},
+      {"a\xcc\xa3\xcc\x82 a\xcc\x82\xcc\xa3", "\xe1\xba\xad \xe1\xba\xad"},
+      {"q\xcc\x87\xcc\xa3", "q\xcc\xa3\xcc\x87"},
+      {"\xe0\xa5\x98 \xe1\xb8\x8b\xcc\xa3",
+       "\xe0\xa4\x95\xe0\xa4\xbc \xe1\xb8\x8d\xcc\x87"},
+      {"x\xcc\x80\xcc\x81\xcc\x82", "x\xcc\x80\xcc\x81\xcc\x82"},
+      {"\xc3\xa9\xcc\x81", "\xc3\xa9\xcc\x81"},
+      {"\xf0\x9d\x85\x9e \xe0\xbd\xb3",
+       "\xf0\x9d\x85\x97\xf0\x9d\x85\xa5 \xe0\xbd\xb1\xe0\xbd\xb2"},
+      {"\xef\xac\x81 \xe2\x91\xa0 \xc2\xb2",
+       "\xef\xac\x81 \xe2\x91\xa0 \xc2\xb2"},
+      {"plain ascii", "plain ascii"},
+      {"\xea\xb0\x80\xe1\x86\xa8", "\xea\xb0\x81"},
+  };
+  for (const auto& [in, want] : kCases) {
+    EXPECT_EQ(unicode::NormalizeNfc(in), want) << in;
+  }
 }
 
 TEST(HfTokenizer, InvalidUtf8InputDoesNotCrash) {
