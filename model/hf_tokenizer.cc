@@ -826,6 +826,12 @@ absl::Status BpeModel::Parse(const json& m, const std::string& where) {
     vocab_[it.key()] = id;
     max_id = std::max(max_id, id);
   }
+  // Ids index dense tables; refuse absurd ones instead of allocating them.
+  constexpr int kMaxId = 1 << 24;
+  if (max_id >= kMaxId) {
+    return Bad(where, absl::StrCat("model.vocab has id ", max_id,
+                                   " (ids must be < ", kMaxId, ")"));
+  }
   id_to_token_.assign(max_id + 1, "");
   has_id_.assign(max_id + 1, false);
   for (const auto& [tok, id] : vocab_) {
@@ -1327,7 +1333,16 @@ absl::Status HfTokenizer::Init(const json& j, const TokenizerConfig& cfg,
     QG_ASSIGN_OR_RETURN(normalizer_, ParseNormalizer(*it, where));
   }
   if (auto it = j.find("pre_tokenizer"); it != j.end() && !it->is_null()) {
-    QG_ASSIGN_OR_RETURN(pre_tokenizer_, ParsePreTokenizer(*it, where));
+    json pre = *it;
+    // transformers' GPT2TokenizerFast sets a top-level ByteLevel
+    // pre-tokenizer's add_prefix_space from tokenizer_config.json (default
+    // false).
+    const std::string& c = cfg.tokenizer_class;
+    if ((c == "GPT2Tokenizer" || c == "GPT2TokenizerFast") && pre.is_object() &&
+        JsonString(pre, "type") == "ByteLevel") {
+      pre["add_prefix_space"] = cfg.add_prefix_space.value_or(false);
+    }
+    QG_ASSIGN_OR_RETURN(pre_tokenizer_, ParsePreTokenizer(pre, where));
   }
   if (auto it = j.find("decoder"); it != j.end() && !it->is_null()) {
     QG_ASSIGN_OR_RETURN(decoder_, ParseDecoder(*it, where));
@@ -1340,6 +1355,9 @@ absl::Status HfTokenizer::Init(const json& j, const TokenizerConfig& cfg,
     for (const json& t : *it) {
       if (!t.is_object() || !t.contains("id") || !t["id"].is_number_integer()) {
         return Bad(where, "added_tokens entry without an integer id");
+      }
+      if (t["id"].get<int64_t>() < 0 || t["id"].get<int64_t>() >= (1 << 24)) {
+        return Bad(where, "added_tokens entry with an id out of range");
       }
       AddedToken a{
           JsonString(t, "content"),       t["id"].get<int>(),
@@ -1406,7 +1424,11 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> ParseHfTokenizer(
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Bad(source, "not valid JSON");
   auto tok = std::make_unique<HfTokenizer>();
-  QG_RETURN_IF_ERROR(tok->Init(j, config, source));
+  try {
+    QG_RETURN_IF_ERROR(tok->Init(j, config, source));
+  } catch (const std::exception& e) {  // a JSON type the checks missed
+    return Bad(source, absl::StrCat("malformed tokenizer.json: ", e.what()));
+  }
   return std::unique_ptr<Tokenizer>(std::move(tok));
 }
 

@@ -15,7 +15,9 @@
 //   post-processors: TemplateProcessing, ByteLevel, RobertaProcessing,
 //     BertProcessing, Sequence; for LlamaTokenizer-class tokenizers the
 //     template is rebuilt from tokenizer_config.json's add_bos_token /
-//     add_eos_token as transformers' LlamaTokenizerFast does;
+//     add_eos_token as transformers' LlamaTokenizerFast does, and for
+//     GPT2Tokenizer-class ones a top-level ByteLevel pre-tokenizer takes
+//     add_prefix_space from it as GPT2TokenizerFast does;
 //   decoders: Sequence, ByteLevel, Metaspace, Replace, ByteFallback, Fuse,
 //     Strip.
 // Anything else in the file is rejected at load time with an error naming

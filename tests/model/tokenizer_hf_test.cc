@@ -668,6 +668,22 @@ TEST(HfTokenizer, LlamaClassHonoursAddEosTokenFromConfig) {
             (std::vector<int>{15043, 3186}));
 }
 
+// transformers' GPT2TokenizerFast applies tokenizer_config.json's
+// add_prefix_space to the ByteLevel pre-tokenizer (" Hello" is 18435).
+TEST(HfTokenizer, Gpt2ClassHonoursAddPrefixSpaceFromConfig) {
+  QG_REQUIRE_SHARED(path, "models/tokenizers/gpt2/tokenizer.json");
+  TokenizerConfig cfg;
+  cfg.tokenizer_class = "GPT2Tokenizer";
+  cfg.add_prefix_space = true;
+  auto tok = ParseHfTokenizer(ReadFile(path), cfg, path);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("Hello world"), (std::vector<int>{18435, 995}));
+  cfg.add_prefix_space = false;
+  tok = ParseHfTokenizer(ReadFile(path), cfg, path);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("Hello world"), (std::vector<int>{15496, 995}));
+}
+
 TEST(HfTokenizer, UnsupportedComponentsAreErrorsNamingThem) {
   auto bad =
       ParseHfTokenizer(R"({"model": {"type": "WordPiece", "vocab": {}}})", {},
@@ -689,6 +705,41 @@ TEST(HfTokenizer, UnsupportedComponentsAreErrorsNamingThem) {
       "merges": ["a b"]}})",
                                 {}, "m.json")
                    .ok());  // merge of unknown tokens
+}
+
+TEST(HfTokenizer, MalformedFilesAreErrorsNotCrashes) {
+  const char* kBad[] = {
+      R"({"model": {"type": "BPE", "vocab": [1, 2], "merges": []}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": "x"}, "merges": []}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 2147483647}, "merges": []}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [7]}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+          "added_tokens": [{"id": "x", "content": "b"}]})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+          "added_tokens": [{"id": -5, "content": "b"}]})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+          "post_processor": {"type": "TemplateProcessing",
+                             "single": [{"SpecialToken": {"id": "<s>"}}],
+                             "special_tokens": {"<s>": 3}}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+          "normalizer": {"type": "Sequence", "normalizers": 5}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+          "decoder": {"type": "Strip", "content": " ", "start": "x"}})",
+      R"([1, 2, 3])",
+      R"({"model": 3})",
+  };
+  for (const char* j : kBad) {
+    auto tok = ParseHfTokenizer(j, {}, "bad.json");
+    if (tok.ok()) {
+      // Accepted leniently (e.g. a non-integer Strip count reads as 0): it
+      // must still work.
+      EXPECT_TRUE((*tok)->Encode("a").size() <= 1u) << j;
+    } else {
+      EXPECT_NE(tok.status().message().find("bad.json"), std::string::npos)
+          << j;
+    }
+  }
 }
 
 TEST(HfTokenizer, TinyBpeMergesByRankAndFallsBackToBytes) {
