@@ -1083,8 +1083,13 @@ class TokenMatcher {
   bool any_ = false;
 };
 
+// Approximates Rust regex's Unicode \w (Alphabetic, marks, digits,
+// connector punctuation), which tokenizers uses for single_word.
 bool IsWordChar(char32_t c) {
-  return unicode::IsLetter(c) || unicode::IsNumber(c) || c == '_';
+  return unicode::IsLetter(c) || unicode::IsNumber(c) || unicode::IsMark(c) ||
+         c == '_' || c == 0x203F || c == 0x2040 || c == 0x2054 || c == 0xFE33 ||
+         c == 0xFE34 || (c >= 0xFE4D && c <= 0xFE4F) || c == 0xFF3F ||
+         c == 0x200C || c == 0x200D;
 }
 
 // ------------------------------------------------------------- the tokenizer

@@ -761,6 +761,47 @@ TEST(HfTokenizer, TinyBpeMergesByRankAndFallsBackToBytes) {
   EXPECT_EQ((*tok)->Decode({1}), "\xef\xbf\xbd");         // lone byte: U+FFFD
 }
 
+// ignore_merges (LLaMA-3 sets it): a word that is itself in the vocab is one
+// token even when the merges would not build it. Ids from the JS reference.
+TEST(HfTokenizer, IgnoreMergesTakesWholeWordsFromTheVocab) {
+  std::string json =
+      R"({"model": {"type": "BPE", "ignore_merges": true, "vocab": {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4, "bc": 5}, "merges": ["b c"]}, "pre_tokenizer": {"type": "WhitespaceSplit"}, "decoder": {"type": "Fuse"}, "normalizer": null, "post_processor": null, "added_tokens": []})";
+  auto tok = ParseHfTokenizer(json, {}, "tiny1.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("abc ab"), (std::vector<int>{4, 3}));
+  EXPECT_EQ((*tok)->Encode("cab"), (std::vector<int>{2, 0, 1}));
+  nlohmann::json j = nlohmann::json::parse(json);
+  j["model"]["ignore_merges"] = false;
+  tok = ParseHfTokenizer(j.dump(), {}, "tiny1.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("abc ab"), (std::vector<int>{0, 5, 0, 1}));
+}
+
+// continuing_subword_prefix / end_of_word_suffix as tokenizers' BPE applies
+// them (the merged token drops the second part's prefix). The JS port does
+// not implement these, so the ids follow the Rust semantics.
+TEST(HfTokenizer, SubwordPrefixAndWordSuffix) {
+  auto tok = ParseHfTokenizer(
+      R"({"model": {"type": "BPE", "continuing_subword_prefix": "##", "end_of_word_suffix": "</w>", "vocab": {"a": 0, "##b": 1, "##c</w>": 2, "ab": 3, "abc</w>": 4, "##b</w>": 5, "ab</w>": 6}, "merges": ["a ##b", "ab ##c</w>", "a ##b</w>"]}, "pre_tokenizer": {"type": "WhitespaceSplit"}, "decoder": {"type": "Fuse"}, "normalizer": null, "post_processor": null, "added_tokens": []})",
+      {}, "tiny2.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("abc ab"), (std::vector<int>{4, 6}));
+}
+
+// lstrip/rstrip swallow the whitespace around an added token; single_word
+// tokens match only between non-word characters (tokenizers' \w check; the
+// JS port ignores single_word and would split "aab" as a + ab).
+TEST(HfTokenizer, AddedTokenStripAndSingleWord) {
+  auto tok = ParseHfTokenizer(
+      R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, " ": 2}, "merges": []}, "added_tokens": [{"id": 3, "content": "<m>", "single_word": false, "lstrip": true, "rstrip": true, "normalized": false, "special": true}, {"id": 4, "content": "ab", "single_word": true, "lstrip": false, "rstrip": false, "normalized": false, "special": false}], "decoder": {"type": "Fuse"}, "normalizer": null, "post_processor": null, "pre_tokenizer": null})",
+      {}, "tiny3.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("a  <m>  b ab aab"),
+            (std::vector<int>{0, 3, 1, 2, 4, 2, 0, 0, 1}));
+  EXPECT_EQ((*tok)->Encode("<m>ab"), (std::vector<int>{3, 4}));
+  EXPECT_EQ((*tok)->Encode("b ab"), (std::vector<int>{1, 2, 4}));
+}
+
 TEST(SplitRegex, Gpt2KeepsLastSpaceForTheNextWord) {
   std::string s = "a   b\n";
   auto m = hf::FindRegexMatches(hf::SplitRegex::kGpt2, s);
