@@ -643,14 +643,12 @@ class MetaspaceDecoder : public Decoder {
  public:
   MetaspaceDecoder(std::string rep, PrependScheme scheme)
       : rep_(std::move(rep)), scheme_(scheme) {}
+  // As tokenizers: every replacement char becomes a space, except in the
+  // first token, where they are all dropped (unless prepend_scheme "never").
   void Apply(std::vector<std::string>* t) const override {
     for (size_t i = 0; i < t->size(); ++i) {
-      std::string& s = (*t)[i];
-      ReplaceAll(&s, rep_, " ");
-      if (i == 0 && scheme_ != PrependScheme::kNever && !s.empty() &&
-          s[0] == ' ') {
-        s.erase(0, 1);
-      }
+      ReplaceAll(&(*t)[i], rep_,
+                 i == 0 && scheme_ != PrependScheme::kNever ? "" : " ");
     }
   }
 

@@ -802,6 +802,20 @@ TEST(HfTokenizer, AddedTokenStripAndSingleWord) {
   EXPECT_EQ((*tok)->Encode("b ab"), (std::vector<int>{1, 2, 4}));
 }
 
+// tokenizers' Metaspace decoder drops every "▁" of the first token and
+// turns the others into spaces.
+TEST(HfTokenizer, MetaspaceDecoder) {
+  auto tok = ParseHfTokenizer(R"({
+    "model": {"type": "BPE", "vocab": {"\u2581\u2581": 0, "\u2581a": 1,
+                                       "b": 2}, "merges": []},
+    "decoder": {"type": "Metaspace", "replacement": "\u2581",
+                "prepend_scheme": "always", "split": true}})",
+                              {}, "metaspace.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Decode({0, 1, 2, 0}), " ab  ");
+  EXPECT_EQ((*tok)->Decode({1, 2}), "ab");
+}
+
 TEST(SplitRegex, Gpt2KeepsLastSpaceForTheNextWord) {
   std::string s = "a   b\n";
   auto m = hf::FindRegexMatches(hf::SplitRegex::kGpt2, s);
