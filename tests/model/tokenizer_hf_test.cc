@@ -10,6 +10,7 @@
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -588,6 +589,29 @@ TEST(HfTokenizer, WholeWikiTextMatchesReference) {
               e.head)
         << e.name;
     EXPECT_EQ(Fnv1a64OfIds(ids), e.fnv) << e.name;
+  }
+}
+
+// The contract: const methods are safe to call concurrently.
+TEST(Tokenizer, ConcurrentEncodeGivesTheSameIds) {
+  QG_REQUIRE_SHARED(wiki, "data/wikitext2/wiki.test.raw");
+  QG_REQUIRE_SHARED(dir, "models/tokenizers/llama2");
+  const std::string text = ReadFile(wiki).substr(0, 32 * 1024);
+  auto json_tok = LoadTokenizer(dir);
+  ASSERT_TRUE(json_tok.ok()) << json_tok.status();
+  auto spm_tok = LoadSentencePieceTokenizer(dir + "/tokenizer.model", {});
+  ASSERT_TRUE(spm_tok.ok()) << spm_tok.status();
+  for (const Tokenizer* tok : {json_tok->get(), spm_tok->get()}) {
+    const std::vector<int> want = tok->Encode(text);
+    std::vector<std::vector<int>> got(4);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (int rep = 0; rep < 3; ++rep) got[t] = tok->Encode(text);
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (const auto& g : got) EXPECT_EQ(g, want) << tok->kind();
   }
 }
 
