@@ -23,8 +23,10 @@
 // Anything else in the file is rejected at load time with an error naming
 // the file and the unsupported component.
 //
-// Decode() is the `tokenizers` decode (no transformers
-// clean_up_tokenization_spaces), so that Decode(Encode(text)) == text.
+// Decode() is the `tokenizers` decode (without transformers'
+// clean_up_tokenization_spaces): byte-level tokenizers round-trip exactly;
+// SentencePiece-style ones strip the one "▁" they prepend, so text that
+// starts with a space comes back with one space fewer, as in Hugging Face.
 //
 // Thread-safety: a loaded tokenizer is immutable; const methods may be called
 // concurrently.
