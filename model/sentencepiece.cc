@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
@@ -320,6 +321,9 @@ class SentencePieceTokenizer : public Tokenizer {
               [](const auto& a, const auto& b) {
                 return a.first.size() > b.first.size();
               });
+    for (const auto& sp : specials_) {
+      first_bytes_[static_cast<unsigned char>(sp.first[0])] = true;
+    }
   }
 
   std::vector<int> Encode(std::string_view text,
@@ -338,7 +342,7 @@ class SentencePieceTokenizer : public Tokenizer {
     while (pos < text.size()) {
       int matched = -1;
       size_t mlen = 0;
-      {
+      if (first_bytes_[static_cast<unsigned char>(text[pos])]) {
         for (const auto& [piece, id] : specials_) {
           if (text.compare(pos, piece.size(), piece) == 0) {
             matched = id;
@@ -397,6 +401,7 @@ class SentencePieceTokenizer : public Tokenizer {
   std::unique_ptr<SentencePieceModel> model_;
   SentencePieceTokenizerOptions options_;
   std::vector<std::pair<std::string, int>> specials_;
+  std::array<bool, 256> first_bytes_{};  // first bytes of specials_
 };
 
 }  // namespace
