@@ -167,14 +167,21 @@ LayerSpec QuantConfig::Resolve(const std::string& name) const {
   s.sym = sym;
   // lm_head stays in 16 bits by default (GPTQ/AWQ/vLLM convention).
   s.skip = name == "lm_head";
+  bool group_from_rule = false;
   for (const LayerRule& r : layer_rules) {
     if (!std::regex_search(name, std::regex(r.pattern))) continue;
     if (r.skip) s.skip = *r.skip;
     if (r.method) s.method = *r.method;
     if (r.w_bits) s.w_bits = *r.w_bits;
-    if (r.group_size) s.group_size = *r.group_size;
+    if (r.group_size) {
+      s.group_size = *r.group_size;
+      group_from_rule = true;
+    }
     if (r.sym) s.sym = *r.sym;
   }
+  // SpQR's first-level groups are spqr_group_size unless a rule sets this
+  // layer's group size (e.g. -1 where the input dim has no fitting divisor).
+  if (s.method == "spqr" && !group_from_rule) s.group_size = spqr_group_size;
   return s;
 }
 
@@ -458,7 +465,7 @@ absl::Status Validate(const QuantConfig& c, const model::ModelConfig* model) {
     QG_RETURN_IF_ERROR(CheckSpec(c, s, l.name + ": "));
     if (s.method == "fp16" || s.method == "fp8" || s.method == "llm_int8")
       continue;
-    int g = s.method == "spqr" ? c.spqr_group_size : s.group_size;
+    const int g = s.group_size;
     if (g > 0 && l.in % g != 0)
       return absl::InvalidArgumentError(absl::StrCat(
           l.name, ": group size ", g, " does not divide the input dim ", l.in,

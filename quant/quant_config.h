@@ -84,7 +84,7 @@ struct QuantConfig {
   int awq_grid = 20;
   bool awq_clip = true;
   // SpQR.
-  int spqr_group_size = 16;
+  int spqr_group_size = 16;  // first-level group (a layer rule's wins)
   int spqr_stat_bits = 3;
   double spqr_outlier_threshold = 0.2;
   // LLM.int8() outlier threshold on |activation|.

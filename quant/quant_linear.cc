@@ -117,8 +117,9 @@ at::Tensor PackedLinear::Codes() const {
 at::Tensor PackedLinear::Zeros() const {
   const int64_t mask = (int64_t{1} << bits_) - 1;
   at::Tensor z = UnpackCols(qzeros_, bits_, out_).value();
-  // Undo the GPTQ v1 "zero - 1" (wrapping like the reference kernels).
-  return ((z.to(at::kLong) + 1).bitwise_and(mask | (mask + 1)))
+  // Undo the GPTQ v1 "zero - 1" modulo 2^bits: the exact inverse of the
+  // export, so a zero point of 0 (stored as 2^bits - 1) survives.
+  return ((z.to(at::kLong) + 1).bitwise_and(mask))
       .t()
       .contiguous()
       .to(at::kInt);

@@ -61,6 +61,28 @@ class FakeQuantLinear : public model::Linear {
   ActQuantSpec act_;
 };
 
+// Activation fake-quant in front of any layer (used when a saved model is
+// reloaded with its activation quantization).
+class ActQuantLinear : public model::Linear {
+ public:
+  ActQuantLinear(std::shared_ptr<model::Linear> inner, ActQuantSpec act)
+      : inner_(std::move(inner)), act_(act) {}
+  at::Tensor Forward(const at::Tensor& x) const override {
+    return inner_->Forward(FakeQuantActivation(x, act_));
+  }
+  int64_t in_features() const override { return inner_->in_features(); }
+  int64_t out_features() const override { return inner_->out_features(); }
+  at::Tensor DenseWeight() const override { return inner_->DenseWeight(); }
+  at::Tensor bias() const override { return inner_->bias(); }
+  int64_t WeightBytes() const override { return inner_->WeightBytes(); }
+  std::string kind() const override { return inner_->kind() + "+act"; }
+  const model::Linear& inner() const { return *inner_; }
+
+ private:
+  std::shared_ptr<model::Linear> inner_;
+  ActQuantSpec act_;
+};
+
 class PackedLinear : public model::Linear {
  public:
   // GPTQ layout: qweight int32 [in*bits/32, out], qzeros int32

@@ -327,10 +327,11 @@ absl::StatusOr<QuantizedWeight> SpqrQuantizer::Quantize(
     if (!hessian.defined())
       return absl::InvalidArgumentError("spqr: needs the layer's Hessian");
     const int bits = o_.bits;
-    const int gs = o_.group_size;
     const double maxq = std::ldexp(1.0, bits) - 1;
     at::Tensor W = w.to(at::kFloat).clone();
     const int64_t rows = W.size(0), cols = W.size(1);
+    // -1 / 0: one group spanning the row.
+    const int64_t gs = o_.group_size > 0 ? o_.group_size : cols;
     if (cols % gs != 0)
       return absl::InvalidArgumentError(absl::StrCat(
           "spqr: group size ", gs, " does not divide input dim ", cols));
@@ -410,14 +411,14 @@ absl::StatusOr<QuantizedWeight> SpqrQuantizer::Quantize(
     }
     r.weight = W;
     r.bits = bits;
-    r.group_size = gs;
+    r.group_size = o_.group_size;
     r.sym = o_.sym;
     r.outlier_fraction = outliers.to(at::kFloat).mean().item<double>();
     // codes + first-level stats at stat_bits per group of gs weights +
     // second-level fp16 scale/zero per 16 groups + 48 bits per outlier.
     const double stats = o_.sym ? 1 : 2;
-    r.bits_per_param = bits + stats * o_.stat_bits / gs +
-                       stats * 2 * 16.0 / (16.0 * gs) +
+    r.bits_per_param = bits + stats * o_.stat_bits / double(gs) +
+                       stats * 2 * 16.0 / (16.0 * double(gs)) +
                        48.0 * r.outlier_fraction;
     return absl::OkStatus();
   });
@@ -502,7 +503,7 @@ absl::StatusOr<std::unique_ptr<WeightQuantizer>> MakeWeightQuantizer(
   if (m == "spqr") {
     SpqrOptions o;
     o.bits = s.w_bits;
-    o.group_size = c.spqr_group_size;
+    o.group_size = s.group_size;  // Resolve() put spqr_group_size here
     o.stat_bits = c.spqr_stat_bits;
     o.outlier_threshold = c.spqr_outlier_threshold;
     o.percdamp = c.percdamp;

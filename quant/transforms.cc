@@ -43,26 +43,31 @@ absl::StatusOr<model::DenseLinear*> Dense(std::shared_ptr<model::Linear>& l,
 // Multiplies input columns of every target by s (float32 [in]).
 void ScaleColumns(const std::vector<Target>& ts, const at::Tensor& s) {
   for (const Target& t : ts) {
+    // Rebinding (not copy_) leaves tensors shared with the caller alone.
     at::Tensor& w = t.lin->weight();
-    w.copy_(w.to(at::kFloat) * s.to(w.device()).unsqueeze(0));
+    w = (w.to(at::kFloat) * s.to(w.device()).unsqueeze(0)).to(w.scalar_type());
   }
 }
 
 // Divides output rows (and bias) of `prev` by s.
 void ScaleRows(model::DenseLinear* prev, const at::Tensor& s) {
   at::Tensor& w = prev->weight();
-  w.copy_(w.to(at::kFloat) / s.to(w.device()).unsqueeze(1));
+  w = (w.to(at::kFloat) / s.to(w.device()).unsqueeze(1)).to(w.scalar_type());
   at::Tensor& b = prev->mutable_bias();
-  if (b.defined()) b.copy_(b.to(at::kFloat) / s.to(b.device()));
+  if (b.defined())
+    b = (b.to(at::kFloat) / s.to(b.device())).to(b.scalar_type());
 }
 
 void ScaleNorm(model::RMSNorm& n, const at::Tensor& s) {
-  n.weight.copy_(n.weight.to(at::kFloat) / s.to(n.weight.device()));
+  n.weight = (n.weight.to(at::kFloat) / s.to(n.weight.device()))
+                 .to(n.weight.scalar_type());
 }
 
-// llm-awq _search_module_scale with the group's own outputs as the loss.
+// llm-awq _search_module_scale. The loss is the block output error when
+// `block_loss` and `roles` are given, else the group's own output error.
 at::Tensor SearchScale(const std::vector<Target>& ts, const InputCapture& in,
-                       int grid) {
+                       int grid, const BlockLoss& block_loss = nullptr,
+                       const std::vector<std::string>& roles = {}) {
   at::Tensor x = in.sample;
   at::Tensor x_mean = in.abs_mean().to(x.device());
   std::vector<at::Tensor> W, org;
@@ -78,6 +83,18 @@ at::Tensor SearchScale(const std::vector<Target>& ts, const InputCapture& in,
     s = s / (s.max() * s.min()).sqrt();
     double loss = 0;
     int64_t count = 0;
+    if (block_loss && roles.size() == ts.size()) {
+      std::map<std::string, at::Tensor> eff;
+      for (size_t k = 0; k < ts.size(); ++k)
+        eff[roles[k]] =
+            GroupFakeQuant(W[k] * s.unsqueeze(0), ts[k].spec) / s.unsqueeze(0);
+      loss = block_loss(eff);
+      if (loss < best) {
+        best = loss;
+        best_s = s;
+      }
+      continue;
+    }
     for (size_t k = 0; k < ts.size(); ++k) {
       at::Tensor wq =
           GroupFakeQuant(W[k] * s.unsqueeze(0), ts[k].spec) / s.unsqueeze(0);
@@ -136,7 +153,7 @@ void ClipWeight(model::DenseLinear* lin, const LayerSpec& spec,
   }
   at::Tensor bm = best_max_all.repeat_interleave(g, 1);  // [co, ci]
   at::Tensor& w = lin->weight();
-  w.copy_(at::max(at::min(W, bm), -bm));
+  w = at::max(at::min(W, bm), -bm).to(w.scalar_type());
 }
 
 }  // namespace
@@ -163,7 +180,7 @@ std::string LinearRole(const std::string& name) {
 absl::StatusOr<std::map<std::string, at::Tensor>> ApplyAwq(
     model::DecoderLayer& layer, const std::string& prefix,
     const std::map<std::string, InputCapture>& inputs, const QuantConfig& cfg,
-    bool clip) {
+    bool clip, const BlockLoss& block_loss) {
   std::map<std::string, at::Tensor> applied;
   absl::Status st = GuardTorch([&]() -> absl::Status {
     auto target = [&](std::shared_ptr<model::Linear>& l,
@@ -200,11 +217,15 @@ absl::StatusOr<std::map<std::string, at::Tensor>> ApplyAwq(
     // fold is an exact reparametrization, so the order does not matter).
     std::vector<Target> qkv = {q, k, v}, gu = {gate, up};
     at::Tensor s_qkv, s_o, s_gu, s_down;
-    if (!all_skip(qkv)) s_qkv = SearchScale(qkv, *in_q, cfg.awq_grid);
+    if (!all_skip(qkv))
+      s_qkv =
+          SearchScale(qkv, *in_q, cfg.awq_grid, block_loss, {"q", "k", "v"});
     const bool v_o_ok = v.lin->weight().size(0) == o.lin->weight().size(1) &&
                         v.lin->weight().size(1) == o.lin->weight().size(0);
     if (v_o_ok && !o.spec.skip) s_o = SearchScale({o}, *in_o, cfg.awq_grid);
-    if (!all_skip(gu)) s_gu = SearchScale(gu, *in_gate, cfg.awq_grid);
+    if (!all_skip(gu))
+      s_gu =
+          SearchScale(gu, *in_gate, cfg.awq_grid, block_loss, {"gate", "up"});
     if (!down.spec.skip) s_down = SearchScale({down}, *in_down, cfg.awq_grid);
     if (s_qkv.defined()) {
       ScaleNorm(layer.input_layernorm, s_qkv);

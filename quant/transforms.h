@@ -11,10 +11,9 @@
 //   scaled weights, fold 1/s into the previous op and s into the weights;
 //   then (optionally) search a per-group clipping max |w| * (1 - i/20),
 //   i < 10, for every linear except q/k, on 512 sampled tokens.
-//   Deviation, on purpose: the loss of the q/k/v and gate/up searches is the
-//   error of those linears' own outputs, not of the whole attention/MLP
-//   module that llm-awq inspects (our block API has no attention-only
-//   forward); the o_proj and down_proj searches match llm-awq.
+//   The q/k/v and gate/up searches measure the error at the decoder block's
+//   output (see BlockLoss); the o_proj and down_proj searches the error of
+//   their own outputs, as llm-awq.
 // SmoothQuant (Xiao et al. 2023; mit-han-lab/smoothquant smooth.py):
 //   s_j = max|X_j|^alpha / max|W_:,j|^(1-alpha) for q/k/v (folded into
 //   input_layernorm) and gate/up (post_attention_layernorm).
@@ -25,6 +24,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -51,10 +51,20 @@ std::string LinearRole(const std::string& name);
 // is the block's module prefix ("model.layers.3.") used to resolve each
 // linear's spec. Returns the scales it applied, keyed by group ("qkv", "o",
 // "gate_up", "down"), for the report and tests. clip=false skips clipping.
+// Output error of the whole decoder block when the linears named by role
+// ("q", "k", "v", "gate", "up") use the given effective [out, in] weights,
+// against the block's full-precision output on calibration inputs.
+using BlockLoss =
+    std::function<double(const std::map<std::string, at::Tensor>& weights)>;
+
+// With `block_loss`, the q/k/v and gate/up searches minimize the block's
+// output error (gate/up: exactly llm-awq's MLP-output loss, since the
+// attention half is unchanged; q/k/v: the attention output as the MLP
+// sees it); without it, the error of the group's own outputs.
 absl::StatusOr<std::map<std::string, at::Tensor>> ApplyAwq(
     model::DecoderLayer& layer, const std::string& prefix,
     const std::map<std::string, InputCapture>& inputs, const QuantConfig& cfg,
-    bool clip);
+    bool clip, const BlockLoss& block_loss = nullptr);
 
 absl::StatusOr<std::map<std::string, at::Tensor>> ApplySmoothQuant(
     model::DecoderLayer& layer,
