@@ -218,7 +218,12 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
       for (int64_t i = 0; i < cols; ++i) perm_v[i] = i;
     }
 
-    at::Tensor codes = at::zeros_like(W);
+    // The loop works on W^T [cols, rows] so that a column of W is a
+    // contiguous row: the per-column rank-1 updates become BLAS ger calls on
+    // a contiguous block (same arithmetic as gptq.py, transposed).
+    at::Tensor Wt = W.t().contiguous();
+    W = at::Tensor();
+    at::Tensor codes_t = at::empty_like(Wt);
     std::vector<at::Tensor> group_scale, group_zero;  // dynamic groups
     std::vector<int32_t> group_of_pos(cols, 0);       // by permuted position
     if (gs <= 0) {
@@ -228,8 +233,8 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
     const int64_t bs = o_.block_size;
     for (int64_t i1 = 0; i1 < cols; i1 += bs) {
       const int64_t i2 = std::min(i1 + bs, cols), count = i2 - i1;
-      at::Tensor W1 = W.slice(1, i1, i2).clone();
-      at::Tensor Err1 = at::zeros_like(W1);
+      at::Tensor W1 = Wt.slice(0, i1, i2).clone();  // [count, rows]
+      at::Tensor Err1 = at::empty_like(W1);
       at::Tensor Hinv1 = Hinv.slice(0, i1, i2).slice(1, i1, i2);
       for (int64_t i = 0; i < count; ++i) {
         const int64_t col = i1 + i;
@@ -237,7 +242,7 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
           if (!o_.static_groups) {
             if (col % gs == 0) {
               // As gptq.py: params from W (block-start state), not W1.
-              GridParams(W.slice(1, col, std::min(col + gs, cols)), bits,
+              GridParams(Wt.slice(0, col, std::min(col + gs, cols)).t(), bits,
                          o_.sym, &scale, &zero);
               group_scale.push_back(scale);
               group_zero.push_back(zero);
@@ -250,20 +255,21 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
             group_of_pos[col] = static_cast<int32_t>(g);
           }
         }
-        at::Tensor wcol = W1.select(1, i);
+        at::Tensor wcol = W1.select(0, i);
         at::Tensor q = QuantizeCodes(wcol, scale, zero, bits);
         at::Tensor deq = scale * (q - zero);
-        codes.select(1, col).copy_(q);
+        codes_t.select(0, col).copy_(q);
         at::Tensor err = (wcol - deq) / hd[col];
         if (i + 1 < count)
-          W1.slice(1, i + 1).addr_(err, Hinv1.select(0, i).slice(0, i + 1),
+          W1.slice(0, i + 1).addr_(Hinv1.select(0, i).slice(0, i + 1), err,
                                    /*beta=*/1, /*alpha=*/-1);
-        Err1.select(1, i).copy_(err);
+        Err1.select(0, i).copy_(err);
       }
       if (i2 < cols)
-        W.slice(1, i2).addmm_(Err1, Hinv.slice(0, i1, i2).slice(1, i2),
-                              /*beta=*/1, /*alpha=*/-1);
+        Wt.slice(0, i2).addmm_(Hinv.slice(0, i1, i2).slice(1, i2).t(), Err1,
+                               /*beta=*/1, /*alpha=*/-1);
     }
+    at::Tensor codes = codes_t.t();
 
     at::Tensor g_idx = at::empty({cols}, at::kInt);
     int32_t* gi = g_idx.data_ptr<int32_t>();
@@ -278,10 +284,10 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
       at::Tensor invperm = at::argsort(perm);
       codes = codes.index_select(1, invperm);
     }
-    r.codes = codes.to(at::kInt);
+    r.codes = codes.to(at::kInt).contiguous();
     r.scales = at::stack(group_scale, 1).contiguous();
     r.zeros = at::stack(group_zero, 1).to(at::kInt).contiguous();
-    r.g_idx = g_idx.to(W.device());
+    r.g_idx = g_idx.to(Wt.device());
     r.weight = DequantizeCodes(r.codes, r.scales, r.zeros, r.g_idx);
     r.bits = bits;
     r.group_size = gs;
