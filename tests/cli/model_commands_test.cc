@@ -37,7 +37,7 @@ Result RunQgrid(const std::string& args) {
 TEST(ModelCommands, GenerateContinuesOnceUponATime) {
   QG_REQUIRE_SHARED(dir, "models/stories260K");
   Result r = RunQgrid("generate --model " + dir +
-                 " --prompt 'Once upon a time' --max-new-tokens 40");
+                      " --prompt 'Once upon a time' --max-new-tokens 40");
   EXPECT_EQ(r.code, 0);
   EXPECT_THAT(r.out, ::testing::StartsWith(
                          "Once upon a time, there was a little girl named "
@@ -62,8 +62,8 @@ TEST(ModelCommands, TokenizeNeedsOnlyTokenizerFiles) {
   QG_REQUIRE_SHARED(dir, "models/tokenizers/llama2");
   std::string tmp = testing::MakeTempDir("tok");
   std::ofstream(tmp + "/t.txt") << "Hello world";
-  Result r =
-      RunQgrid("tokenize --json --model " + dir + " --text-file " + tmp + "/t.txt");
+  Result r = RunQgrid("tokenize --json --model " + dir + " --text-file " + tmp +
+                      "/t.txt");
   ASSERT_EQ(r.code, 0);
   // LLaMA-2: BOS, "▁Hello", "▁world".
   EXPECT_EQ(nlohmann::json::parse(r.out)["ids"],
@@ -74,7 +74,7 @@ TEST(ModelCommands, PplPrintsJson) {
   QG_REQUIRE_SHARED(dir, "models/stories260K");
   QG_REQUIRE_SHARED(text, "data/wikitext2/wiki.test.raw");
   Result r = RunQgrid("ppl --json --model " + dir + " --text-file " + text +
-                 " --max-bytes 20000 --seqlen 128 --batch-size 4");
+                      " --max-bytes 20000 --seqlen 128 --batch-size 4");
   ASSERT_EQ(r.code, 0);
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["seqlen"], 128);
@@ -84,7 +84,8 @@ TEST(ModelCommands, PplPrintsJson) {
 }
 
 TEST(ModelCommands, ClearErrorsExitWithOne) {
-  EXPECT_EQ(RunQgrid("ppl --model /nonexistent --text-file /nonexistent").code, 1);
+  EXPECT_EQ(RunQgrid("ppl --model /nonexistent --text-file /nonexistent").code,
+            1);
   EXPECT_EQ(RunQgrid("model info --model /").code, 1);
   EXPECT_EQ(RunQgrid("generate --model / --prompt x").code, 1);
   Result help = RunQgrid("ppl --help");
