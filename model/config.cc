@@ -232,6 +232,10 @@ absl::StatusOr<ModelConfig> ModelConfig::FromJsonString(
     }
   }
 
+  // Mistral/Qwen2 sliding-window attention is not implemented: it only
+  // differs from full causal attention beyond `sliding_window` tokens
+  // (4096 for Mistral-7B-v0.1, off by default for Qwen2), longer than the
+  // 2048-token windows qgrid evaluates with.
   if (c.model_type == "qwen2") {
     // Qwen2Attention: q/k/v projections carry a bias, o_proj does not.
     c.qkv_bias = true;
