@@ -338,45 +338,6 @@ class Pipeline {
     for (auto& [k, c] : *caps) c.FinishSamples();
   }
 
-  // The block's output error on (up to kLossBatches) calibration batches
-  // with some linears replaced by candidate weights; the reference output is
-  // the block as it is now (full precision; AWQ folds are exact).
-  BlockLoss MakeBlockLoss(int i, const std::vector<at::Tensor>& hidden,
-                          const std::vector<model::AttentionContext>& ctx) {
-    const size_t nb = std::min<size_t>(hidden.size(), kLossBatches);
-    auto ref = std::make_shared<std::vector<at::Tensor>>();
-    recording_kv_ = false;
-    for (size_t b = 0; b < nb; ++b)
-      ref->push_back(lm_.LayerForward(i, hidden[b], ctx[b]));
-    return [this, i, nb, ref, &hidden,
-            &ctx](const std::map<std::string, at::Tensor>& weights) {
-      model::DecoderLayer& L = lm_.layer(i);
-      std::map<std::string, std::shared_ptr<model::Linear>*> slots = {
-          {"q", &L.q_proj},      {"k", &L.k_proj},       {"v", &L.v_proj},
-          {"o", &L.o_proj},      {"gate", &L.gate_proj}, {"up", &L.up_proj},
-          {"down", &L.down_proj}};
-      std::map<std::string, std::shared_ptr<model::Linear>> saved;
-      for (const auto& [role, w] : weights) {
-        auto* slot = slots.at(role);
-        saved[role] = *slot;
-        *slot = std::make_shared<model::DenseLinear>(
-            w.to((*slot)->DenseWeight().scalar_type()), (*slot)->bias());
-      }
-      double se = 0;
-      int64_t n = 0;
-      for (size_t b = 0; b < nb; ++b) {
-        at::Tensor out = lm_.LayerForward(i, hidden[b], ctx[b]);
-        se += (out.to(at::kFloat) - (*ref)[b].to(at::kFloat))
-                  .pow(2)
-                  .sum()
-                  .item<double>();
-        n += out.numel();
-      }
-      for (auto& [role, l] : saved) *slots.at(role) = l;
-      return se / double(std::max<int64_t>(n, 1));
-    };
-  }
-
   absl::Status QuantizeBlock(int i, const std::vector<model::LinearRef>& block,
                              bool have_calib, std::vector<at::Tensor>* hidden,
                              const std::vector<model::AttentionContext>& ctx,
@@ -403,9 +364,9 @@ class Pipeline {
           LayerSpec s = cfg_.Resolve(r.name);
           if (!s.skip && s.method == "awq+gptq") clip = false;
         }
-        // The own-output loss (no BlockLoss): on stories260K the block-output
+        // The own-output loss (no BlockLoss): on stories260K a block-output
         // loss gave higher perplexity (W4 g16 130.8 vs 128.0, W3 151.5 vs
-        // 130.8), so MakeBlockLoss stays available but unused by default.
+        // 130.8), see transforms.h.
         QG_RETURN_IF_ERROR(
             ApplyAwq(lm_.layer(i), prefix, inputs, cfg_, clip).status());
       } else {
@@ -508,7 +469,6 @@ class Pipeline {
   }
 
   static constexpr int64_t kMaxSampleRows = 4096;
-  static constexpr size_t kLossBatches = 2;
   model::CausalLM& lm_;
   const QuantConfig& cfg_;
   at::Tensor ids_;

@@ -81,6 +81,19 @@ TEST(PackedLinear, SymmetricFourBitStoresZerosAs0x77777777) {
   EXPECT_EQ((*p)->scales().scalar_type(), at::kHalf);
 }
 
+TEST(PackedLinear, ZeroPointOfZeroRoundTrips) {
+  // An all-positive row has xmin = 0, hence zero point 0 (stored as 15).
+  at::Tensor w = at::rand({8, 32}) + 0.1;
+  auto q = RtnQuantizer(4, 32, false).Quantize(w, at::Tensor());
+  ASSERT_TRUE(q.ok());
+  ASSERT_TRUE((q->zeros == 0).all().item<bool>());
+  auto p = PackedLinear::FromQuantized(*q, at::Tensor(), at::kFloat);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(((*p)->qzeros() == -1).all().item<bool>());  // 0xFFFFFFFF
+  EXPECT_TRUE(at::equal((*p)->Zeros(), q->zeros));
+  EXPECT_TRUE(at::equal((*p)->DenseWeight(), q->weight));
+}
+
 TEST(PackedLinear, ForwardEqualsFakeQuantForward) {
   at::manual_seed(4);
   at::Tensor w = at::randn({64, 96});
@@ -92,13 +105,12 @@ TEST(PackedLinear, ForwardEqualsFakeQuantForward) {
     ASSERT_TRUE(p.ok()) << p.status();
     at::Tensor codes = (*p)->Codes();
     EXPECT_TRUE(at::equal(codes, q->codes)) << bits;
-    // Zeros of 0 cannot be stored in GPTQ's zero-1 form; none here.
-    if ((q->zeros > 0).all().item<bool>())
-      EXPECT_TRUE(at::equal((*p)->Zeros(), q->zeros));
+    // GPTQ stores zero-1 modulo 2^bits; reading adds 1 modulo 2^bits, so
+    // even a zero point of 0 survives.
+    EXPECT_TRUE(at::equal((*p)->Zeros(), q->zeros)) << bits;
     FakeQuantLinear f(*q, b, at::kFloat);
     at::Tensor x = at::randn({3, 5, 96});
-    if ((q->zeros > 0).all().item<bool>())
-      EXPECT_TRUE(at::equal((*p)->Forward(x), f.Forward(x))) << bits;
+    EXPECT_TRUE(at::equal((*p)->Forward(x), f.Forward(x))) << bits;
   }
 }
 

@@ -344,8 +344,9 @@ TEST(Stories260K, ExportsReloadWithTheSameLogits) {
     EXPECT_TRUE(std::filesystem::exists(out + "/tokenizer.model"));
     auto back = LoadModel(out);
     ASSERT_TRUE(back.ok()) << k.name << ": " << back.status();
-    if (k.fmt != ExportFormat::kFake)
+    if (k.fmt != ExportFormat::kFake) {
       EXPECT_EQ((*back)->layer(0).q_proj->kind(), "packed");
+    }
     at::Tensor got = Logits(**back, probe);
     EXPECT_TRUE(at::allclose(got, want, 1e-4, 1e-4))
         << k.name << " max diff " << (got - want).abs().max().item<float>();
