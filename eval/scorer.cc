@@ -59,12 +59,13 @@ at::Tensor Step(const CausalLM& lm, const at::Tensor& ids,
   } else {
     allowed = causal.unsqueeze(0).expand({B, T, T});
   }
-  auto mask_opts = at::TensorOptions().dtype(lm.dtype()).device(dev);
-  at::Tensor mask =
-      at::zeros({B, T, P + T}, mask_opts)
-          .masked_fill(allowed.logical_not(),
-                       -std::numeric_limits<float>::infinity())
-          .unsqueeze(1);
+  // float32 additive mask with the lowest finite value (the model's
+  // AttentionContext contract, as Hugging Face uses finfo.min).
+  auto mask_opts = at::TensorOptions().dtype(at::kFloat).device(dev);
+  at::Tensor mask = at::zeros({B, T, P + T}, mask_opts)
+                        .masked_fill(allowed.logical_not(),
+                                     std::numeric_limits<float>::lowest())
+                        .unsqueeze(1);
   model::AttentionContext ctx;
   ctx.positions = positions;
   ctx.mask = mask;
