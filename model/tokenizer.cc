@@ -2,11 +2,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "model/hf_tokenizer.h"
 #include "model/sentencepiece.h"
 #include "model/tokenizer_config.h"
 #include "nlohmann/json.hpp"
@@ -15,11 +18,12 @@ namespace qgrid::model {
 
 namespace fs = std::filesystem;
 
-absl::StatusOr<TokenizerConfig> ReadTokenizerConfig(const std::string& dir) {
-  TokenizerConfig cfg;
-  fs::path p = fs::path(dir) / "tokenizer_config.json";
-  if (!fs::exists(p)) return cfg;
-  std::ifstream in(p);
+namespace {
+
+// Parses <dir>/<name> as a JSON object; a null json when the file is absent.
+absl::StatusOr<nlohmann::json> ReadJsonObject(const fs::path& p) {
+  if (!fs::exists(p)) return nlohmann::json();
+  std::ifstream in(p, std::ios::binary);
   if (!in)
     return absl::NotFoundError(absl::StrCat(p.string(), ": cannot open"));
   std::stringstream ss;
@@ -29,17 +33,52 @@ absl::StatusOr<TokenizerConfig> ReadTokenizerConfig(const std::string& dir) {
     return absl::InvalidArgumentError(
         absl::StrCat(p.string(), ": not a JSON object"));
   }
-  auto get_bool = [&](const char* key, std::optional<bool>* out) {
-    auto it = j.find(key);
-    if (it != j.end() && it->is_boolean()) *out = it->get<bool>();
-  };
-  get_bool("add_bos_token", &cfg.add_bos_token);
-  get_bool("add_eos_token", &cfg.add_eos_token);
-  get_bool("add_prefix_space", &cfg.add_prefix_space);
-  get_bool("legacy", &cfg.legacy);
-  auto it = j.find("tokenizer_class");
-  if (it != j.end() && it->is_string())
-    cfg.tokenizer_class = it->get<std::string>();
+  return j;
+}
+
+// A special token given as "text" or {"content": "text", ...}.
+std::optional<std::string> TokenString(const nlohmann::json& j,
+                                       const char* key) {
+  auto it = j.find(key);
+  if (it == j.end()) return std::nullopt;
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_object()) {
+    auto c = it->find("content");
+    if (c != it->end() && c->is_string()) return c->get<std::string>();
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<TokenizerConfig> ReadTokenizerConfig(const std::string& dir) {
+  TokenizerConfig cfg;
+  QG_ASSIGN_OR_RETURN(nlohmann::json j,
+                      ReadJsonObject(fs::path(dir) / "tokenizer_config.json"));
+  QG_ASSIGN_OR_RETURN(
+      nlohmann::json m,
+      ReadJsonObject(fs::path(dir) / "special_tokens_map.json"));
+  if (j.is_object()) {
+    auto get_bool = [&](const char* key, std::optional<bool>* out) {
+      auto it = j.find(key);
+      if (it != j.end() && it->is_boolean()) *out = it->get<bool>();
+    };
+    get_bool("add_bos_token", &cfg.add_bos_token);
+    get_bool("add_eos_token", &cfg.add_eos_token);
+    get_bool("add_prefix_space", &cfg.add_prefix_space);
+    get_bool("legacy", &cfg.legacy);
+    auto it = j.find("tokenizer_class");
+    if (it != j.end() && it->is_string()) {
+      cfg.tokenizer_class = it->get<std::string>();
+    }
+  }
+  for (const auto& [key, field] : {std::pair{"bos_token", &cfg.bos_token},
+                                   std::pair{"eos_token", &cfg.eos_token},
+                                   std::pair{"pad_token", &cfg.pad_token},
+                                   std::pair{"unk_token", &cfg.unk_token}}) {
+    if (j.is_object()) *field = TokenString(j, key);
+    if (!field->has_value() && m.is_object()) *field = TokenString(m, key);
+  }
   return cfg;
 }
 
@@ -49,6 +88,9 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(
     return absl::NotFoundError(absl::StrCat(dir, ": not a directory"));
   }
   QG_ASSIGN_OR_RETURN(TokenizerConfig cfg, ReadTokenizerConfig(dir));
+  // Hugging Face's AutoTokenizer prefers the fast tokenizer (tokenizer.json).
+  fs::path hf = fs::path(dir) / "tokenizer.json";
+  if (fs::exists(hf)) return LoadHfTokenizer(hf.string(), cfg);
   fs::path spm = fs::path(dir) / "tokenizer.model";
   if (fs::exists(spm)) {
     SentencePieceTokenizerOptions opt;
@@ -57,10 +99,6 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(
     auto tok = LoadSentencePieceTokenizer(spm.string(), opt);
     if (!tok.ok()) return Annotate(tok.status(), dir);
     return tok;
-  }
-  if (fs::exists(fs::path(dir) / "tokenizer.json")) {
-    return absl::UnimplementedError(absl::StrCat(
-        dir, "/tokenizer.json: Hugging Face tokenizer.json not supported yet"));
   }
   return absl::NotFoundError(
       absl::StrCat(dir, ": no tokenizer.json or tokenizer.model found"));

@@ -20,9 +20,16 @@ struct TokenizerConfig {
   std::optional<bool> add_prefix_space;
   std::optional<bool> legacy;
   std::string tokenizer_class;
+  // Special-token strings (a plain string or an AddedToken's "content");
+  // special_tokens_map.json fills the ones tokenizer_config.json lacks.
+  std::optional<std::string> bos_token;
+  std::optional<std::string> eos_token;
+  std::optional<std::string> pad_token;
+  std::optional<std::string> unk_token;
 };
 
-// Reads <dir>/tokenizer_config.json; an error names the file when it exists
+// Reads <dir>/tokenizer_config.json and <dir>/special_tokens_map.json; an
+// error names the file when it exists
 // but is not a JSON object.
 absl::StatusOr<TokenizerConfig> ReadTokenizerConfig(const std::string& dir);
 
