@@ -17,7 +17,8 @@ namespace {
 
 at::Tensor ToTensor(const std::vector<std::vector<int64_t>>& rows,
                     int64_t width) {
-  at::Tensor t = at::zeros({static_cast<int64_t>(rows.size()), width}, at::kLong);
+  at::Tensor t =
+      at::zeros({static_cast<int64_t>(rows.size()), width}, at::kLong);
   auto a = t.accessor<int64_t, 2>();
   for (size_t r = 0; r < rows.size(); ++r)
     for (size_t c = 0; c < rows[r].size(); ++c) a[r][c] = rows[r][c];
@@ -77,7 +78,8 @@ absl::StatusOr<CalibrationSet> BuildTaskCalibrationSet(
       QG_ASSIGN_OR_RETURN(std::string text, format(docs[order[i]]));
       std::vector<int> ids = tok.Encode(text, true);
       std::vector<int64_t> row(opts.seqlen, pad), mask(opts.seqlen, 0);
-      for (int64_t t = 0; t < opts.seqlen && t < static_cast<int64_t>(ids.size()); ++t) {
+      for (int64_t t = 0;
+           t < opts.seqlen && t < static_cast<int64_t>(ids.size()); ++t) {
         row[t] = ids[t];
         mask[t] = 1;
       }
@@ -89,7 +91,8 @@ absl::StatusOr<CalibrationSet> BuildTaskCalibrationSet(
     std::vector<int64_t> stream;
     const int64_t need = opts.n * opts.seqlen;
     if (tok.bos_id() >= 0) stream.push_back(tok.bos_id());
-    for (size_t i = 0; i < order.size() && static_cast<int64_t>(stream.size()) < need; ++i) {
+    for (size_t i = 0;
+         i < order.size() && static_cast<int64_t>(stream.size()) < need; ++i) {
       QG_ASSIGN_OR_RETURN(std::string text, format(docs[order[i]]));
       if (!out.texts.empty()) text = task.fewshot_delimiter + text;
       for (int id : tok.Encode(text, false)) stream.push_back(id);
@@ -126,7 +129,8 @@ absl::StatusOr<CalibrationSet> RandomTextWindows(const model::Tokenizer& tok,
   std::mt19937_64 rng(seed);
   std::vector<std::vector<int64_t>> rows;
   for (int64_t i = 0; i < n; ++i) {
-    int64_t start = static_cast<int64_t>(rng() % static_cast<uint64_t>(total - seqlen));
+    int64_t start =
+        static_cast<int64_t>(rng() % static_cast<uint64_t>(total - seqlen));
     rows.emplace_back(ids.begin() + start, ids.begin() + start + seqlen);
   }
   CalibrationSet out;

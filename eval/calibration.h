@@ -49,8 +49,8 @@ struct CalibrationOptions {
 };
 
 struct CalibrationSet {
-  at::Tensor ids;             // [n, seqlen] int64
-  at::Tensor attention_mask;  // [n, seqlen] int64, 1 = real token
+  at::Tensor ids;                  // [n, seqlen] int64
+  at::Tensor attention_mask;       // [n, seqlen] int64, 1 = real token
   std::vector<std::string> texts;  // the formatted examples used
   std::string source;              // "task:split" or the text file
 };

@@ -23,19 +23,22 @@ absl::StatusOr<Efficiency> MeasureEfficiency(const model::CausalLM& lm,
   const int64_t vocab = lm.config().vocab_size;
   int64_t T = std::min<int64_t>(
       opts.prompt_tokens,
-      std::max<int64_t>(1, lm.config().max_position_embeddings -
-                               opts.decode_tokens));
+      std::max<int64_t>(
+          1, lm.config().max_position_embeddings - opts.decode_tokens));
   absl::Status st = model::CatchTorch([&]() -> absl::Status {
     using Clock = std::chrono::steady_clock;
-    at::Tensor ids =
-        (at::arange(T, at::kLong) * 7919 + 11).remainder(vocab).unsqueeze(0).to(
-            lm.device());
+    at::Tensor ids = (at::arange(T, at::kLong) * 7919 + 11)
+                         .remainder(vocab)
+                         .unsqueeze(0)
+                         .to(lm.device());
     // Warm-up (allocator, lazy initialisation).
-    QG_ASSIGN_OR_RETURN(at::Tensor warm, lm.Forward(ids.narrow(1, 0, std::min<int64_t>(T, 8))));
+    QG_ASSIGN_OR_RETURN(at::Tensor warm,
+                        lm.Forward(ids.narrow(1, 0, std::min<int64_t>(T, 8))));
     (void)warm.sum().item<float>();
     auto t0 = Clock::now();
     model::KVCache cache;
-    QG_ASSIGN_OR_RETURN(at::Tensor logits, lm.Forward(ids, at::Tensor(), &cache));
+    QG_ASSIGN_OR_RETURN(at::Tensor logits,
+                        lm.Forward(ids, at::Tensor(), &cache));
     int64_t next = logits[0][T - 1].argmax().item<int64_t>();
     double prefill = std::chrono::duration<double>(Clock::now() - t0).count();
     e.prefill_tokens_per_s = prefill > 0 ? T / prefill : 0;

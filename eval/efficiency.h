@@ -13,9 +13,8 @@
 #ifndef QGRID_EVAL_EFFICIENCY_H_
 #define QGRID_EVAL_EFFICIENCY_H_
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 

@@ -28,9 +28,9 @@ absl::StatusOr<nlohmann::json> Evaluate(const model::CausalLM& lm,
   auto t0 = std::chrono::steady_clock::now();
   QG_ASSIGN_OR_RETURN(nlohmann::json result,
                       EvaluateWithScorer(*scorer, task, opts));
-  double secs = std::chrono::duration<double>(
-                    std::chrono::steady_clock::now() - t0)
-                    .count();
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   ScorerStats st = scorer->stats();
   nlohmann::json eff = {
       {"weight_bytes", lm.WeightBytes()},

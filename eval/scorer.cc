@@ -23,8 +23,8 @@ at::Tensor IdsTensor(const std::vector<std::vector<int>>& rows, int64_t width,
     for (size_t t = 0; t < rows[r].size() && static_cast<int64_t>(t) < width;
          ++t)
       flat[r * width + t] = rows[r][t];
-  return at::from_blob(flat.data(),
-                       {static_cast<int64_t>(rows.size()), width}, at::kLong)
+  return at::from_blob(flat.data(), {static_cast<int64_t>(rows.size()), width},
+                       at::kLong)
       .clone()
       .to(device);
 }
@@ -85,7 +85,8 @@ std::vector<int> Tail(const std::vector<int>& v, size_t n) {
 
 CausalLMScorer::CausalLMScorer(const CausalLM& lm, const ScorerOptions& opts)
     : lm_(lm), opts_(opts) {
-  if (opts_.max_length <= 0) opts_.max_length = lm.config().max_position_embeddings;
+  if (opts_.max_length <= 0)
+    opts_.max_length = lm.config().max_position_embeddings;
   if (opts_.batch_size < 1) opts_.batch_size = 1;
 }
 CausalLMScorer::~CausalLMScorer() = default;
@@ -223,7 +224,8 @@ absl::StatusOr<std::vector<LoglikelihoodResult>> CausalLMScorer::Loglikelihood(
         size_t max_cont = 0;
         for (int64_t r : groups[g].second)
           max_cont = std::max(max_cont, enc[r].second.size());
-        int64_t keep = std::max<int64_t>(1, L + 1 - static_cast<int64_t>(max_cont));
+        int64_t keep =
+            std::max<int64_t>(1, L + 1 - static_cast<int64_t>(max_cont));
         ctxs.push_back(Tail(groups[g].first, keep));
       }
       // The shared prefix (at least one context token left per row).
@@ -266,11 +268,13 @@ absl::StatusOr<std::vector<LoglikelihoodResult>> CausalLMScorer::Loglikelihood(
       for (int64_t g = 0; g < G; ++g)
         valid[g].narrow(0, P + rem[g].size(), R - rem[g].size()).fill_(false);
       at::Tensor last_index = at::empty({G}, at::kLong);
-      for (int64_t g = 0; g < G; ++g) last_index[g] = static_cast<int64_t>(rem[g].size()) - 1;
-      at::Tensor last = logits
-                            .gather(1, last_index.to(dev).view({G, 1, 1}).expand(
-                                           {G, 1, logits.size(2)}))
-                            .squeeze(1);
+      for (int64_t g = 0; g < G; ++g)
+        last_index[g] = static_cast<int64_t>(rem[g].size()) - 1;
+      at::Tensor last =
+          logits
+              .gather(1, last_index.to(dev).view({G, 1, 1}).expand(
+                             {G, 1, logits.size(2)}))
+              .squeeze(1);
       at::Tensor last_lp = at::log_softmax(last, -1).to(at::kCPU);  // [G, V]
 
       // Continuations: each request row continues its group's cache.
@@ -292,7 +296,8 @@ absl::StatusOr<std::vector<LoglikelihoodResult>> CausalLMScorer::Loglikelihood(
       const int64_t N = static_cast<int64_t>(row_req.size());
       at::Tensor cont_lp;
       if (C > 0 && N > 0) {
-        at::Tensor index = at::from_blob(row_group.data(), {N}, at::kLong).clone();
+        at::Tensor index =
+            at::from_blob(row_group.data(), {N}, at::kLong).clone();
         KVCache rows_cache = cache.Select(index.to(dev));
         at::Tensor rows_valid = valid.index_select(0, index).to(dev);
         std::vector<int64_t> rstart(N);
@@ -395,8 +400,8 @@ CausalLMScorer::NextTokenScores(const std::vector<std::string>& contexts,
         R = std::max<int64_t>(R, rem.back().size());
       }
       at::Tensor ids = IdsTensor(rem, R, dev);
-      at::Tensor logits = Step(lm_, ids, at::Tensor(),
-                               std::vector<int64_t>(G, P), &cache);
+      at::Tensor logits =
+          Step(lm_, ids, at::Tensor(), std::vector<int64_t>(G, P), &cache);
       stats_.forward_tokens += ids.numel();
       ++stats_.forward_calls;
       at::Tensor lp = at::log_softmax(logits, -1).to(at::kCPU);
@@ -428,7 +433,8 @@ absl::StatusOr<std::vector<std::string>> CausalLMScorer::Generate(
       std::vector<int> ids = r.context.empty()
                                  ? std::vector<int>{PrefixToken(tok)}
                                  : tok.Encode(r.context, false);
-      if (opts_.add_bos && tok.bos_id() >= 0) ids.insert(ids.begin(), tok.bos_id());
+      if (opts_.add_bos && tok.bos_id() >= 0)
+        ids.insert(ids.begin(), tok.bos_id());
       ids = Tail(ids, std::max<int64_t>(1, opts_.max_length - r.max_gen_toks));
       KVCache cache;
       at::Tensor input = IdsTensor({ids}, ids.size(), dev);
