@@ -186,6 +186,8 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
             if (!NormalizeSquadAnswer(g).empty()) nonempty.push_back(g);
           o.metrics["exact_match"] = SquadExactMatch(gens[i], nonempty);
           o.metrics["f1"] = SquadF1(gens[i], nonempty);
+          o.metrics["number_match"] =
+              golds.empty() ? 0.0 : NumberExactMatch(gens[i], golds[0]);
           o.sample["gold"] = golds;
         } else {
           QG_ASSIGN_OR_RETURN(auto choices, DocToChoices(task, docs[i]));
@@ -196,6 +198,29 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
           o.sample["prediction"] = pred;
           o.sample["gold"] = gold;
         }
+      }
+      break;
+    }
+    case OutputType::kLoglikelihood: {
+      std::vector<LoglikelihoodRequest> reqs(n);
+      for (int64_t i = 0; i < n; ++i) {
+        QG_ASSIGN_OR_RETURN(std::string prefix, prefix_of(i));
+        QG_ASSIGN_OR_RETURN(std::string text, DocToText(task, docs[i]));
+        QG_ASSIGN_OR_RETURN(auto golds, GoldAnswers(task, docs[i]));
+        reqs[i] = {prefix + text,
+                   task.target_delimiter + (golds.empty() ? "" : golds[0])};
+      }
+      QG_ASSIGN_OR_RETURN(
+          auto res, scorer.Loglikelihood(reqs, ProgressAdapter(
+                                                   &bar, opts.progress, label,
+                                                   "requests")));
+      for (int64_t i = 0; i < n; ++i) {
+        out[i].metrics["acc"] = res[i].is_greedy ? 1.0 : 0.0;
+        out[i].metrics["loglikelihood"] = res[i].logprob;
+        out[i].sample = {{"prompt", reqs[i].context},
+                         {"target", reqs[i].continuation},
+                         {"loglikelihood", res[i].logprob},
+                         {"is_greedy", res[i].is_greedy}};
       }
       break;
     }
@@ -280,6 +305,15 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
       return;
     }
     for (const auto& m : task.metrics) {
+      if (m == "perplexity" &&
+          task.output_type == OutputType::kLoglikelihood) {
+        // lm-eval's perplexity aggregation: exp(-mean(ll)).
+        std::vector<double> ll;
+        for (int64_t i : idx) ll.push_back(out[i].metrics["loglikelihood"]);
+        (*dst)["perplexity,none"] = std::exp(-Mean(ll));
+        (*dst)["perplexity_stderr,none"] = "N/A";
+        continue;
+      }
       std::vector<double> v;
       for (int64_t i : idx) {
         auto it = out[i].metrics.find(m);
@@ -295,7 +329,8 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
   aggregate(all_idx, &task_res);
   for (const auto& m : task.metrics)
     if (task.output_type != OutputType::kPerplexity &&
-        !task_res.contains(m + ",none"))
+        !task_res.contains(m + ",none") && !out.empty() &&
+        !out[0].metrics.count(m))
       return absl::InvalidArgumentError(absl::StrCat(
           "task '", task.task, "' (", task.source, "): field 'metrics': '", m,
           "' is not produced by output_type ",

@@ -27,6 +27,9 @@
 //   generate         greedy until a stop sequence; SQuAD exact_match / f1
 //                    (as fractions; the official script's x100 is not
 //                    applied).
+//                    number_match: GSM8K's final number (metrics.h).
+//   loglikelihood    one (context, delimiter + target) per document: acc =
+//                    target is greedy, perplexity = exp(-mean ll) (LAMBADA).
 //   perplexity       rolling: word_perplexity, byte_perplexity,
 //                    bits_per_byte over all documents.
 //

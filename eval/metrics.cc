@@ -99,6 +99,45 @@ double SquadF1(const std::string& prediction,
   return best;
 }
 
+std::string LastNumber(const std::string& text) {
+  std::string best, cur;
+  auto flush = [&] {
+    while (!cur.empty() && (cur.back() == '.' || cur.back() == ','))
+      cur.pop_back();
+    bool digit = false;
+    for (char c : cur) digit |= std::isdigit(static_cast<unsigned char>(c));
+    if (digit) best = cur;
+    cur.clear();
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (std::isdigit(static_cast<unsigned char>(c)) ||
+        ((c == '.' || c == ',') && !cur.empty()) ||
+        (c == '-' && cur.empty() && i + 1 < text.size() &&
+         std::isdigit(static_cast<unsigned char>(text[i + 1])))) {
+      cur += c;
+    } else if (c == '$' && cur.empty()) {
+      continue;
+    } else {
+      flush();
+    }
+  }
+  flush();
+  std::string out;
+  for (char c : best)
+    if (c != ',') out += c;
+  return out;
+}
+
+double NumberExactMatch(const std::string& prediction,
+                        const std::string& gold) {
+  size_t hash = gold.find("####");
+  std::string g = LastNumber(hash == std::string::npos ? gold
+                                                       : gold.substr(hash + 4));
+  std::string p = LastNumber(prediction);
+  return !g.empty() && p == g ? 1.0 : 0.0;
+}
+
 int64_t CountWords(const std::string& text) {
   // re.split(r"\s+") yields one more piece than there are whitespace runs
   // (empty pieces at the ends included).

@@ -38,6 +38,12 @@ double SquadExactMatch(const std::string& prediction,
 double SquadF1(const std::string& prediction,
                const std::vector<std::string>& golds);
 
+// GSM8K-style final-number match: the last number in `prediction` (commas
+// and '$' removed, a trailing '.' dropped) equals the number after "####"
+// in `gold` (else its last number). lm-eval's "flexible-extract".
+double NumberExactMatch(const std::string& prediction, const std::string& gold);
+std::string LastNumber(const std::string& text);
+
 // Words as lm-eval counts them: len(re.split(r"\s+", text)).
 int64_t CountWords(const std::string& text);
 

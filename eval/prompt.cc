@@ -101,6 +101,7 @@ absl::StatusOr<std::vector<std::string>> GoldAnswers(const TaskConfig& c,
 absl::StatusOr<std::string> FormatShot(const TaskConfig& c, const Document& d) {
   std::string target;
   if (c.output_type == OutputType::kGenerate ||
+      c.output_type == OutputType::kLoglikelihood ||
       c.output_type == OutputType::kPerplexity) {
     QG_ASSIGN_OR_RETURN(auto golds, GoldAnswers(c, d));
     target = golds.empty() ? "" : golds[0];

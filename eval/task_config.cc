@@ -63,6 +63,8 @@ const char* OutputTypeName(OutputType t) {
       return "classification";
     case OutputType::kGenerate:
       return "generate";
+    case OutputType::kLoglikelihood:
+      return "loglikelihood";
   }
   return "?";
 }
@@ -240,11 +242,13 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
       c.output_type = OutputType::kClassification;
     } else if (ot == "generate" || ot == "generate_until") {
       c.output_type = OutputType::kGenerate;
+    } else if (ot == "loglikelihood") {
+      c.output_type = OutputType::kLoglikelihood;
     } else {
       return FieldError(c, "output_type", root["output_type"],
                         "'" + ot +
                             "' is not one of perplexity, multiple_choice, "
-                            "mc_letter, classification, generate");
+                            "mc_letter, classification, generate, loglikelihood");
     }
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -295,6 +299,9 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
         break;
       case OutputType::kGenerate:
         c.metrics = {"exact_match", "f1"};
+        break;
+      case OutputType::kLoglikelihood:
+        c.metrics = {"perplexity", "acc"};
         break;
     }
   }

@@ -10,7 +10,7 @@
 //   test_split: test
 //   fewshot_split: test            # shots never include the scored doc
 //   output_type: multiple_choice   # perplexity|multiple_choice|mc_letter|
-//                                  # classification|generate
+//                                  # classification|generate|loglikelihood
 //   doc_to_text: "{{query}}\nAnswer:"
 //   doc_to_choice: "{{choices}}"
 //   doc_to_target: "{{gold}}"
@@ -41,7 +41,10 @@ enum class OutputType {
   kMultipleChoice,
   kMcLetter,
   kClassification,
-  kGenerate
+  kGenerate,
+  // One (context, target) request per document: acc = the target is the
+  // greedy continuation, perplexity = exp(-mean ll) (LAMBADA).
+  kLoglikelihood
 };
 const char* OutputTypeName(OutputType t);
 

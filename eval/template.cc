@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <regex>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -82,8 +83,17 @@ class ExprParser {
       std::string out;
       while (pos_ < s_.size() && s_[pos_] != c) {
         if (s_[pos_] == '\\' && pos_ + 1 < s_.size()) {
+          // \n, \t and escaped quotes/backslashes; anything else keeps
+          // its backslash (regex patterns such as '\[').
           char e = s_[++pos_];
-          out += e == 'n' ? '\n' : e == 't' ? '\t' : e;
+          if (e == 'n')
+            out += '\n';
+          else if (e == 't')
+            out += '\t';
+          else if (e == '\\' || e == '"' || e == '\'')
+            out += e;
+          else
+            out += std::string("\\") + e;
         } else {
           out += s_[pos_];
         }
@@ -178,6 +188,38 @@ class ExprParser {
     if (name == "trim" || name == "strip")
       return json(std::string(absl::StripAsciiWhitespace(text())));
     if (name == "string") return json(text());
+    if (name == "capitalize") {
+      // Python's str.capitalize (ASCII): first upper, the rest lower.
+      std::string t = absl::AsciiStrToLower(text());
+      if (!t.empty()) t[0] = absl::ascii_toupper(t[0]);
+      return json(t);
+    }
+    if (name == "split") {
+      std::string sep = args.empty() ? " " : JsonToText(args[0]);
+      json parts = json::array();
+      std::string t = text();
+      size_t b = 0;
+      for (size_t e; (e = t.find(sep, b)) != std::string::npos;
+           b = e + sep.size())
+        parts.push_back(t.substr(b, e - b));
+      parts.push_back(t.substr(b));
+      return parts;
+    }
+    if (name == "drop_last") {
+      if (!v.is_array() || v.empty()) return Error("drop_last of a non-list");
+      json out = v;
+      out.erase(out.end() - 1);
+      return out;
+    }
+    if (name == "regex_replace") {
+      if (args.size() != 2) return Error("regex_replace takes two arguments");
+      try {
+        std::regex re(JsonToText(args[0]));
+        return json(std::regex_replace(text(), re, JsonToText(args[1])));
+      } catch (const std::regex_error& e) {
+        return Error(std::string("bad regex: ") + e.what());
+      }
+    }
     if (name == "length")
       return json(static_cast<int64_t>(
           v.is_array() || v.is_object() ? v.size() : text().size()));

@@ -10,7 +10,9 @@
 //
 // Path steps: `.name`, `.N` (list index), `[N]`, `["name"]` and `[field]`
 // (the value of another top-level field used as index or key). Filters:
-// upper, lower, trim, join(sep), replace(a, b), first, last, length, string.
+// upper, lower, capitalize, trim, join(sep), split(sep), replace(a, b),
+// regex_replace(pattern, repl) (ECMAScript), first, last, drop_last,
+// length, string.
 // `{% ... %}` blocks are not supported and are rejected with a message.
 // Values render as Python's str() would for strings and integers
 // (strings verbatim, numbers without trailing ".0" when integral, lists as
