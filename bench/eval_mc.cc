@@ -25,12 +25,14 @@ int main(int argc, char** argv) {
 
   auto lm = model::CausalLM::Load(model_dir);
   if (!lm.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(lm.status().message()).c_str());
+    std::fprintf(stderr, "error: %s\n",
+                 std::string(lm.status().message()).c_str());
     return 1;
   }
   auto task = eval::ResolveTask(task_name);
   if (!task.ok()) {
-    std::fprintf(stderr, "error: %s\n", std::string(task.status().message()).c_str());
+    std::fprintf(stderr, "error: %s\n",
+                 std::string(task.status().message()).c_str());
     return 1;
   }
   std::printf("model %s, task %s, %d-shot, %lld docs, batch %d\n",
@@ -51,9 +53,9 @@ int main(int argc, char** argv) {
       o.reuse_context = reuse;
       auto t0 = std::chrono::steady_clock::now();
       auto r = eval::Evaluate(**lm, t, o);
-      double s = std::chrono::duration<double>(
-                     std::chrono::steady_clock::now() - t0)
-                     .count();
+      double s =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+              .count();
       if (!r.ok()) {
         std::fprintf(stderr, "error: %s\n",
                      std::string(r.status().message()).c_str());
@@ -63,8 +65,9 @@ int main(int argc, char** argv) {
       int64_t fwd = (*r)["scorer"]["forward_tokens"];
       int64_t n = (*r)["n-samples"][t.task]["effective"];
       if (!reuse) base_s = s;
-      std::string mode = std::string(reuse ? "reuse context+prefix" : "no reuse (lm-eval)") +
-                         ", shots " + sampler;
+      std::string mode =
+          std::string(reuse ? "reuse context+prefix" : "no reuse (lm-eval)") +
+          ", shots " + sampler;
       std::printf("%-34s %9.2f %9.1f %12.0f %12lld %8.4f %8.4f", mode.c_str(),
                   s, n / s, fwd / s, static_cast<long long>(fwd),
                   res["acc,none"].get<double>(),

@@ -163,10 +163,10 @@ int RunTasks(bool json) {
     std::cout << out.dump(2) << "\n";
     return 0;
   }
-  std::printf("Built-in tasks (%s); data under --data-dir / QGRID_DATA_DIR "
-              "(now: %s)\n\n",
-              eval::BuiltinTasksDir().c_str(),
-              eval::ResolveDataDir("").c_str());
+  std::printf(
+      "Built-in tasks (%s); data under --data-dir / QGRID_DATA_DIR "
+      "(now: %s)\n\n",
+      eval::BuiltinTasksDir().c_str(), eval::ResolveDataDir("").c_str());
   for (const auto& t : *all) {
     std::printf("%-18s %-16s %d-shot  ", t.task.c_str(),
                 eval::OutputTypeName(t.output_type), t.num_fewshot);
@@ -176,12 +176,12 @@ int RunTasks(bool json) {
         std::printf("%s%s: %s", first ? "" : ", ", split.c_str(), p.c_str());
         first = false;
       }
-    if (!t.subjects.empty())
-      std::printf("  [%zu subjects]", t.subjects.size());
+    if (!t.subjects.empty()) std::printf("  [%zu subjects]", t.subjects.size());
     std::printf("\n");
   }
-  std::printf("\nA task is also any FILE.yaml in the same format; "
-              "`qgrid tasks --json` shows each task's documentation.\n");
+  std::printf(
+      "\nA task is also any FILE.yaml in the same format; "
+      "`qgrid tasks --json` shows each task's documentation.\n");
   return 0;
 }
 
@@ -236,8 +236,9 @@ void RegisterEvalCommands(CLI::App& app) {
 
   auto tasks_json = std::make_shared<bool>(false);
   CLI::App* ts = app.add_subcommand(
-      "tasks", "List the built-in evaluation tasks and where each expects "
-               "its data files");
+      "tasks",
+      "List the built-in evaluation tasks and where each expects "
+      "its data files");
   ts->add_flag("--json", *tasks_json,
                "Print the list as JSON, with each task's documentation");
   ts->callback([tasks_json] { SetExitCode(RunTasks(*tasks_json)); });

@@ -211,9 +211,9 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
                    task.target_delimiter + (golds.empty() ? "" : golds[0])};
       }
       QG_ASSIGN_OR_RETURN(
-          auto res, scorer.Loglikelihood(reqs, ProgressAdapter(
-                                                   &bar, opts.progress, label,
-                                                   "requests")));
+          auto res,
+          scorer.Loglikelihood(
+              reqs, ProgressAdapter(&bar, opts.progress, label, "requests")));
       for (int64_t i = 0; i < n; ++i) {
         out[i].metrics["acc"] = res[i].is_greedy ? 1.0 : 0.0;
         out[i].metrics["loglikelihood"] = res[i].logprob;
@@ -305,8 +305,7 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
       return;
     }
     for (const auto& m : task.metrics) {
-      if (m == "perplexity" &&
-          task.output_type == OutputType::kLoglikelihood) {
+      if (m == "perplexity" && task.output_type == OutputType::kLoglikelihood) {
         // lm-eval's perplexity aggregation: exp(-mean(ll)).
         std::vector<double> ll;
         for (int64_t i : idx) ll.push_back(out[i].metrics["loglikelihood"]);

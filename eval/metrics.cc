@@ -132,8 +132,8 @@ std::string LastNumber(const std::string& text) {
 double NumberExactMatch(const std::string& prediction,
                         const std::string& gold) {
   size_t hash = gold.find("####");
-  std::string g = LastNumber(hash == std::string::npos ? gold
-                                                       : gold.substr(hash + 4));
+  std::string g =
+      LastNumber(hash == std::string::npos ? gold : gold.substr(hash + 4));
   std::string p = LastNumber(prediction);
   return !g.empty() && p == g ? 1.0 : 0.0;
 }

@@ -280,7 +280,6 @@ absl::StatusOr<std::vector<LoglikelihoodResult>> CausalLMScorer::Loglikelihood(
       // Continuations: each request row continues its group's cache.
       std::vector<int64_t> row_group, row_req;
       std::vector<std::vector<int>> cont_in;
-      int64_t C = 0;
       for (int64_t g = 0; g < G; ++g)
         for (int64_t r : groups[g0 + g].second) {
           const auto& k = enc[r].second;
@@ -291,30 +290,49 @@ absl::StatusOr<std::vector<LoglikelihoodResult>> CausalLMScorer::Loglikelihood(
           row_group.push_back(g);
           row_req.push_back(r);
           cont_in.emplace_back(k.begin(), k.end() - 1);  // last needs no input
-          C = std::max<int64_t>(C, cont_in.back().size());
         }
       const int64_t N = static_cast<int64_t>(row_req.size());
-      at::Tensor cont_lp;
-      if (C > 0 && N > 0) {
-        at::Tensor index =
-            at::from_blob(row_group.data(), {N}, at::kLong).clone();
-        KVCache rows_cache = cache.Select(index.to(dev));
-        at::Tensor rows_valid = valid.index_select(0, index).to(dev);
-        std::vector<int64_t> rstart(N);
-        for (int64_t j = 0; j < N; ++j)
-          rstart[j] = static_cast<int64_t>(ctxs[row_group[j]].size());
-        at::Tensor cids = IdsTensor(cont_in, C, dev);
-        at::Tensor cl = Step(lm_, cids, rows_valid, rstart, &rows_cache);
-        stats_.forward_tokens += cids.numel();
-        ++stats_.forward_calls;
-        cont_lp = at::log_softmax(cl, -1).to(at::kCPU);  // [N, C, V]
-      }
-      for (int64_t j = 0; j < N; ++j) {
-        const auto& k = enc[row_req[j]].second;
-        at::Tensor rows = last_lp[row_group[j]].unsqueeze(0);
-        if (k.size() > 1)
-          rows = at::cat({rows, cont_lp[j].narrow(0, 0, k.size() - 1)}, 0);
-        score(row_req[j], rows.contiguous(), k);
+      // Continuation rows in chunks of batch_size, longest first, so that
+      // short continuations are not padded to the longest of the batch
+      // (PIQA's choices vary from a few words to paragraphs).
+      std::vector<int64_t> rows_order(N);
+      for (int64_t j = 0; j < N; ++j) rows_order[j] = j;
+      std::stable_sort(rows_order.begin(), rows_order.end(),
+                       [&](int64_t a, int64_t b) {
+                         return cont_in[a].size() > cont_in[b].size();
+                       });
+      const int64_t chunk = std::max<int64_t>(opts_.batch_size, G);
+      for (int64_t c0 = 0; c0 < N; c0 += chunk) {
+        const int64_t c1 = std::min(N, c0 + chunk), M = c1 - c0;
+        std::vector<int64_t> idx(M), rstart(M);
+        std::vector<std::vector<int>> in(M);
+        int64_t Cm = 0;
+        for (int64_t m = 0; m < M; ++m) {
+          int64_t j = rows_order[c0 + m];
+          idx[m] = row_group[j];
+          rstart[m] = static_cast<int64_t>(ctxs[row_group[j]].size());
+          in[m] = cont_in[j];
+          Cm = std::max<int64_t>(Cm, in[m].size());
+        }
+        at::Tensor cont_lp;
+        if (Cm > 0) {
+          at::Tensor index = at::from_blob(idx.data(), {M}, at::kLong).clone();
+          KVCache rows_cache = cache.Select(index.to(dev));
+          at::Tensor rows_valid = valid.index_select(0, index).to(dev);
+          at::Tensor cids = IdsTensor(in, Cm, dev);
+          at::Tensor cl = Step(lm_, cids, rows_valid, rstart, &rows_cache);
+          stats_.forward_tokens += cids.numel();
+          ++stats_.forward_calls;
+          cont_lp = at::log_softmax(cl, -1).to(at::kCPU);  // [M, Cm, V]
+        }
+        for (int64_t m = 0; m < M; ++m) {
+          int64_t j = rows_order[c0 + m];
+          const auto& k = enc[row_req[j]].second;
+          at::Tensor rows = last_lp[row_group[j]].unsqueeze(0);
+          if (k.size() > 1)
+            rows = at::cat({rows, cont_lp[m].narrow(0, 0, k.size() - 1)}, 0);
+          score(row_req[j], rows.contiguous(), k);
+        }
       }
       int64_t nreq = 0;
       for (size_t g = g0; g < g1; ++g) nreq += groups[g].second.size();

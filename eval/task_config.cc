@@ -245,10 +245,11 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
     } else if (ot == "loglikelihood") {
       c.output_type = OutputType::kLoglikelihood;
     } else {
-      return FieldError(c, "output_type", root["output_type"],
-                        "'" + ot +
-                            "' is not one of perplexity, multiple_choice, "
-                            "mc_letter, classification, generate, loglikelihood");
+      return FieldError(
+          c, "output_type", root["output_type"],
+          "'" + ot +
+              "' is not one of perplexity, multiple_choice, "
+              "mc_letter, classification, generate, loglikelihood");
     }
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -38,7 +38,8 @@ TEST(StoriesEval, ArcEasyAndPiqaThroughTaskYamlsBatchedEqualsUnbatched) {
       o.batch_size = bs;
       o.reuse_context = reuse;
       o.shots = 1;
-      std::string samples = ::qgrid::testing::MakeTempDir("stories") + "/s.jsonl";
+      std::string samples =
+          ::qgrid::testing::MakeTempDir("stories") + "/s.jsonl";
       o.samples_out = samples;
       auto r = Evaluate(*lm, *task, o);
       ASSERT_TRUE(r.ok()) << r.status();
@@ -101,7 +102,8 @@ TEST(StoriesEval, CevalLettersWinograndeAndWikitextRun) {
   auto p = Evaluate(*lm, *wiki, o);
   ASSERT_TRUE(p.ok()) << p.status();
   const json& res = (*p)["results"]["wikitext2"];
-  double bpb = res["bits_per_byte,none"], byte_ppl = res["byte_perplexity,none"];
+  double bpb = res["bits_per_byte,none"],
+         byte_ppl = res["byte_perplexity,none"];
   EXPECT_GT(bpb, 0.5);
   EXPECT_LT(bpb, 8.0);
   EXPECT_NEAR(std::log2(byte_ppl), bpb, 1e-9);
