@@ -195,12 +195,9 @@ class StripNormalizer : public Normalizer {
   bool left_, right_;
 };
 
-// NFC is accepted for text that is already composed, which is what the
-// checked-in tokenizers meet in practice; combining sequences are left as
-// they are (a documented limitation, see hf_tokenizer.h).
 class NfcNormalizer : public Normalizer {
  public:
-  void Apply(std::string*) const override {}
+  void Apply(std::string* s) const override { *s = unicode::NormalizeNfc(*s); }
 };
 
 absl::StatusOr<std::unique_ptr<Normalizer>> ParseNormalizer(
@@ -646,14 +643,12 @@ class MetaspaceDecoder : public Decoder {
  public:
   MetaspaceDecoder(std::string rep, PrependScheme scheme)
       : rep_(std::move(rep)), scheme_(scheme) {}
+  // As tokenizers: every replacement char becomes a space, except in the
+  // first token, where they are all dropped (unless prepend_scheme "never").
   void Apply(std::vector<std::string>* t) const override {
     for (size_t i = 0; i < t->size(); ++i) {
-      std::string& s = (*t)[i];
-      ReplaceAll(&s, rep_, " ");
-      if (i == 0 && scheme_ != PrependScheme::kNever && !s.empty() &&
-          s[0] == ' ') {
-        s.erase(0, 1);
-      }
+      ReplaceAll(&(*t)[i], rep_,
+                 i == 0 && scheme_ != PrependScheme::kNever ? "" : " ");
     }
   }
 
@@ -716,6 +711,47 @@ absl::StatusOr<std::unique_ptr<Decoder>> ParseDecoder(
 
 // ----------------------------------------------------------------- BPE model
 
+// Open-addressing map from a (left id, right id) pair to (rank, merged id):
+// the innermost lookup of BPE, several times per input character.
+class MergeTable {
+ public:
+  void Build(const std::vector<std::pair<uint64_t, std::pair<int, int>>>& kv) {
+    size_t cap = 16;
+    while (cap < kv.size() * 2) cap <<= 1;
+    mask_ = cap - 1;
+    slots_.assign(cap, Slot{kEmpty, -1, -1});
+    for (const auto& [k, v] : kv) {
+      size_t i = Hash(k) & mask_;
+      while (slots_[i].key != kEmpty && slots_[i].key != k) i = (i + 1) & mask_;
+      slots_[i] = Slot{k, v.first, v.second};
+    }
+  }
+  // {rank, merged id}, or rank -1 when the pair does not merge.
+  std::pair<int, int> Find(uint64_t k) const {
+    if (slots_.empty()) return {-1, -1};
+    for (size_t i = Hash(k) & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.key == k) return {s.rank, s.id};
+      if (s.key == kEmpty) return {-1, -1};
+    }
+  }
+
+ private:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};
+  struct Slot {
+    uint64_t key;
+    int rank, id;
+  };
+  static size_t Hash(uint64_t k) {
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdULL;
+    k ^= k >> 33;
+    return static_cast<size_t>(k);
+  }
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+};
+
 class BpeModel {
  public:
   absl::Status Parse(const json& m, const std::string& where);
@@ -741,6 +777,7 @@ class BpeModel {
     int prev, next;
     bool alive;
   };
+  void TokenizeChunk(std::string_view word, std::vector<int>* out) const;
   static uint64_t Key(int a, int b) {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) |
            static_cast<uint32_t>(b);
@@ -749,14 +786,22 @@ class BpeModel {
   std::unordered_map<std::string, int> vocab_;
   std::vector<std::string> id_to_token_;
   std::vector<bool> has_id_;
-  // (left id, right id) -> (rank, merged id)
-  std::unordered_map<uint64_t, std::pair<int, int>> merges_;
+  MergeTable merges_;
+  // Single-code-point tokens, the initial symbols (when there is no
+  // continuing_subword_prefix / end_of_word_suffix).
+  std::unordered_map<char32_t, int> char_ids_;
   std::array<int, 256> byte_ids_;
   int unk_id_ = -1;
   bool byte_fallback_ = false;
   bool fuse_unk_ = false;
   bool ignore_merges_ = false;
   std::string prefix_, suffix_;
+  // True when no token contains "▁" after a character other than "▁": then
+  // no merge can span the boundary before a word-initial "▁", and a long
+  // piece (LLaMA-2 / Mistral tokenizer.json have no pre-tokenizer, so the
+  // whole input is one piece) can be merged word by word with the same
+  // result and without a heap over the whole text.
+  bool split_at_metaspace_ = false;
 };
 
 absl::Status BpeModel::Parse(const json& m, const std::string& where) {
@@ -778,6 +823,12 @@ absl::Status BpeModel::Parse(const json& m, const std::string& where) {
     int id = it.value().get<int>();
     vocab_[it.key()] = id;
     max_id = std::max(max_id, id);
+  }
+  // Ids index dense tables; refuse absurd ones instead of allocating them.
+  constexpr int kMaxId = 1 << 24;
+  if (max_id >= kMaxId) {
+    return Bad(where, absl::StrCat("model.vocab has id ", max_id,
+                                   " (ids must be < ", kMaxId, ")"));
   }
   id_to_token_.assign(max_id + 1, "");
   has_id_.assign(max_id + 1, false);
@@ -804,6 +855,8 @@ absl::Status BpeModel::Parse(const json& m, const std::string& where) {
     return Bad(where, "model.merges is missing or not an array");
   }
   int rank = 0;
+  std::vector<std::pair<uint64_t, std::pair<int, int>>> merges;
+  merges.reserve(ms->size());
   for (const json& e : *ms) {
     std::string a, b;
     if (e.is_string()) {
@@ -834,8 +887,31 @@ absl::Status BpeModel::Parse(const json& m, const std::string& where) {
                  absl::StrCat("model.merges[", rank, "] (\"", a, "\", \"", b,
                               "\") refers to a token not in the vocab"));
     }
-    merges_.emplace(Key(ia, ib), std::make_pair(rank, im));
+    merges.emplace_back(Key(ia, ib), std::make_pair(rank, im));
     ++rank;
+  }
+  // A repeated pair keeps its last rank, as tokenizers' HashMap collect.
+  merges_.Build(merges);
+  split_at_metaspace_ = prefix_.empty() && suffix_.empty() &&
+                        vocab_.count(std::string(kMetaspace)) > 0;
+  for (const auto& [tok, id] : vocab_) {
+    if (!split_at_metaspace_) break;
+    for (size_t p = tok.find(kMetaspace, 1); p != std::string::npos;
+         p = tok.find(kMetaspace, p + 1)) {
+      if (p < kMetaspace.size() ||
+          tok.compare(p - kMetaspace.size(), kMetaspace.size(), kMetaspace) !=
+              0) {
+        split_at_metaspace_ = false;
+        break;
+      }
+    }
+  }
+  for (const auto& [tok, id] : vocab_) {
+    unicode::DecodedChar c = unicode::DecodeAt(tok, 0);
+    if (static_cast<size_t>(c.len) == tok.size() &&
+        c.cp < unicode::kInvalidBase) {
+      char_ids_[c.cp] = id;
+    }
   }
   return absl::OkStatus();
 }
@@ -849,6 +925,28 @@ void BpeModel::Tokenize(std::string_view word, std::vector<int>* out) const {
       return;
     }
   }
+  constexpr size_t kChunkAbove = 256;
+  if (!split_at_metaspace_ || word.size() <= kChunkAbove) {
+    TokenizeChunk(word, out);
+    return;
+  }
+  // Cut before every "▁" that follows a character other than "▁".
+  size_t start = 0;
+  for (size_t p = word.find(kMetaspace, 1); p != std::string_view::npos;
+       p = word.find(kMetaspace, p + kMetaspace.size())) {
+    if (word.compare(p - kMetaspace.size(), kMetaspace.size(), kMetaspace) ==
+        0) {
+      continue;
+    }
+    TokenizeChunk(word.substr(start, p - start), out);
+    start = p;
+  }
+  TokenizeChunk(word.substr(start), out);
+}
+
+void BpeModel::TokenizeChunk(std::string_view word,
+                             std::vector<int>* out) const {
+  if (word.empty()) return;
   // Initial symbols: one per character (with prefix/suffix), byte fallback
   // or unk for characters outside the vocab.
   std::vector<Symbol> sym;
@@ -856,14 +954,21 @@ void BpeModel::Tokenize(std::string_view word, std::vector<int>* out) const {
   bool prev_unk = false;
   std::string key;
   for (size_t i = 0; i < word.size();) {
-    int len = unicode::CharLenAt(word, i);
-    key.clear();
-    if (i > 0 && !prefix_.empty()) key = prefix_;
-    key.append(word.substr(i, len));
-    if (i + len == word.size() && !suffix_.empty()) key += suffix_;
-    auto it = vocab_.find(key);
-    if (it != vocab_.end()) {
-      sym.push_back({it->second, -1, -1, true});
+    unicode::DecodedChar dc = unicode::DecodeAt(word, i);
+    const int len = dc.len;
+    int id = -1;
+    if (prefix_.empty() && suffix_.empty()) {
+      auto it = char_ids_.find(dc.cp);
+      if (it != char_ids_.end()) id = it->second;
+    } else {
+      key.clear();
+      if (i > 0) key = prefix_;
+      key.append(word.substr(i, len));
+      if (i + len == word.size()) key += suffix_;
+      id = TokenToId(key);
+    }
+    if (id >= 0) {
+      sym.push_back({id, -1, -1, true});
       prev_unk = false;
     } else {
       bool done = false;
@@ -901,12 +1006,14 @@ void BpeModel::Tokenize(std::string_view word, std::vector<int>* out) const {
       return rank != o.rank ? rank > o.rank : pos > o.pos;
     }
   };
-  std::priority_queue<Cand> q;
+  std::vector<Cand> heap_storage;
+  heap_storage.reserve(n);
+  std::priority_queue<Cand> q(std::less<Cand>(), std::move(heap_storage));
   auto push = [&](int pos) {
     int nx = sym[pos].next;
     if (nx < 0) return;
-    auto it = merges_.find(Key(sym[pos].id, sym[nx].id));
-    if (it != merges_.end()) q.push({it->second.first, pos, it->second.second});
+    auto [rank, new_id] = merges_.Find(Key(sym[pos].id, sym[nx].id));
+    if (rank >= 0) q.push({rank, pos, new_id});
   };
   for (int i = 0; i + 1 < n; ++i) push(i);
   while (!q.empty()) {
@@ -914,8 +1021,7 @@ void BpeModel::Tokenize(std::string_view word, std::vector<int>* out) const {
     q.pop();
     Symbol& s = sym[c.pos];
     if (!s.alive || s.next < 0) continue;
-    auto it = merges_.find(Key(s.id, sym[s.next].id));
-    if (it == merges_.end() || it->second.second != c.new_id) continue;
+    if (merges_.Find(Key(s.id, sym[s.next].id)).second != c.new_id) continue;
     Symbol& r = sym[s.next];
     r.alive = false;
     s.id = c.new_id;
@@ -975,8 +1081,13 @@ class TokenMatcher {
   bool any_ = false;
 };
 
+// Approximates Rust regex's Unicode \w (Alphabetic, marks, digits,
+// connector punctuation), which tokenizers uses for single_word.
 bool IsWordChar(char32_t c) {
-  return unicode::IsLetter(c) || unicode::IsNumber(c) || c == '_';
+  return unicode::IsLetter(c) || unicode::IsNumber(c) || unicode::IsMark(c) ||
+         c == '_' || c == 0x203F || c == 0x2040 || c == 0x2054 || c == 0xFE33 ||
+         c == 0xFE34 || (c >= 0xFE4D && c <= 0xFE4F) || c == 0xFF3F ||
+         c == 0x200C || c == 0x200D;
 }
 
 // ------------------------------------------------------------- the tokenizer
@@ -1225,7 +1336,16 @@ absl::Status HfTokenizer::Init(const json& j, const TokenizerConfig& cfg,
     QG_ASSIGN_OR_RETURN(normalizer_, ParseNormalizer(*it, where));
   }
   if (auto it = j.find("pre_tokenizer"); it != j.end() && !it->is_null()) {
-    QG_ASSIGN_OR_RETURN(pre_tokenizer_, ParsePreTokenizer(*it, where));
+    json pre = *it;
+    // transformers' GPT2TokenizerFast sets a top-level ByteLevel
+    // pre-tokenizer's add_prefix_space from tokenizer_config.json (default
+    // false).
+    const std::string& c = cfg.tokenizer_class;
+    if ((c == "GPT2Tokenizer" || c == "GPT2TokenizerFast") && pre.is_object() &&
+        JsonString(pre, "type") == "ByteLevel") {
+      pre["add_prefix_space"] = cfg.add_prefix_space.value_or(false);
+    }
+    QG_ASSIGN_OR_RETURN(pre_tokenizer_, ParsePreTokenizer(pre, where));
   }
   if (auto it = j.find("decoder"); it != j.end() && !it->is_null()) {
     QG_ASSIGN_OR_RETURN(decoder_, ParseDecoder(*it, where));
@@ -1238,6 +1358,9 @@ absl::Status HfTokenizer::Init(const json& j, const TokenizerConfig& cfg,
     for (const json& t : *it) {
       if (!t.is_object() || !t.contains("id") || !t["id"].is_number_integer()) {
         return Bad(where, "added_tokens entry without an integer id");
+      }
+      if (t["id"].get<int64_t>() < 0 || t["id"].get<int64_t>() >= (1 << 24)) {
+        return Bad(where, "added_tokens entry with an id out of range");
       }
       AddedToken a{
           JsonString(t, "content"),       t["id"].get<int>(),
@@ -1304,7 +1427,11 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> ParseHfTokenizer(
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Bad(source, "not valid JSON");
   auto tok = std::make_unique<HfTokenizer>();
-  QG_RETURN_IF_ERROR(tok->Init(j, config, source));
+  try {
+    QG_RETURN_IF_ERROR(tok->Init(j, config, source));
+  } catch (const std::exception& e) {  // a JSON type the checks missed
+    return Bad(source, absl::StrCat("malformed tokenizer.json: ", e.what()));
+  }
   return std::unique_ptr<Tokenizer>(std::move(tok));
 }
 

@@ -5,8 +5,7 @@
 //     non-normalized ones on the raw text, normalized ones on the normalized
 //     text, with their content normalized too), honouring lstrip / rstrip /
 //     single_word;
-//   normalizers: Sequence, Prepend, Replace (string pattern), Strip, NFC
-//     (identity on text without combining marks; see the .cc);
+//   normalizers: Sequence, Prepend, Replace (string pattern), Strip, NFC;
 //   pre-tokenizers: Sequence, ByteLevel (GPT-2 regex + byte-to-unicode map),
 //     Split (GPT-2 / LLaMA-3 / Qwen2 regexes, or a literal string), Digits,
 //     Metaspace (prepend_scheme first/always/never, split), WhitespaceSplit;
@@ -16,7 +15,9 @@
 //   post-processors: TemplateProcessing, ByteLevel, RobertaProcessing,
 //     BertProcessing, Sequence; for LlamaTokenizer-class tokenizers the
 //     template is rebuilt from tokenizer_config.json's add_bos_token /
-//     add_eos_token as transformers' LlamaTokenizerFast does;
+//     add_eos_token as transformers' LlamaTokenizerFast does, and for
+//     GPT2Tokenizer-class ones a top-level ByteLevel pre-tokenizer takes
+//     add_prefix_space from it as GPT2TokenizerFast does;
 //   decoders: Sequence, ByteLevel, Metaspace, Replace, ByteFallback, Fuse,
 //     Strip.
 // Anything else in the file is rejected at load time with an error naming

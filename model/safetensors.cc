@@ -375,25 +375,36 @@ absl::StatusOr<at::Tensor> Checkpoint::Load(std::string_view name,
   }
   at::ScalarType stored = ToScalarType(t->dtype);
   try {
-    at::Tensor out;
+    at::Tensor out = at::empty(t->shape, at::TensorOptions().dtype(dtype));
     const size_t esize = DTypeSize(t->dtype);
-    const bool aligned =
-        reinterpret_cast<uintptr_t>(t->data) % std::max<size_t>(esize, 1) == 0;
-    if (stored == dtype) {
-      // One copy: straight from the mapping into the result.
-      out = at::empty(t->shape, at::TensorOptions().dtype(dtype));
-      if (t->nbytes) std::memcpy(out.data_ptr(), t->data, t->nbytes);
-    } else if (aligned) {
-      // Convert while reading the mapping (no intermediate copy).
-      at::Tensor view = at::from_blob(const_cast<uint8_t*>(t->data), t->shape,
-                                      at::TensorOptions().dtype(stored));
-      out = view.to(dtype, /*non_blocking=*/false, /*copy=*/true);
-    } else {
-      at::Tensor tmp = at::empty(t->shape, at::TensorOptions().dtype(stored));
-      if (t->nbytes) std::memcpy(tmp.data_ptr(), t->data, t->nbytes);
-      out = tmp.to(dtype);
+    const int64_t numel = static_cast<int64_t>(t->nbytes / esize);
+    // Copy in chunks, dropping each chunk's mapped pages right after: the
+    // peak is then the copies plus one chunk, not plus the largest tensor
+    // (an embedding matrix is hundreds of MB on a 7B model).
+    const int64_t chunk = std::max<int64_t>(1, (int64_t{8} << 20) / esize);
+    at::Tensor flat = out.view({-1});
+    const bool aligned = reinterpret_cast<uintptr_t>(t->data) % esize == 0;
+    at::Tensor tmp;  // for unaligned data that needs converting
+    for (int64_t off = 0; off < numel; off += chunk) {
+      const int64_t n = std::min(chunk, numel - off);
+      const uint8_t* src = t->data + off * esize;
+      if (stored == dtype) {
+        // One copy: straight from the mapping into the result.
+        std::memcpy(static_cast<uint8_t*>(out.data_ptr()) + off * esize, src,
+                    n * esize);
+      } else if (aligned) {
+        // Convert while reading the mapping.
+        flat.narrow(0, off, n).copy_(at::from_blob(
+            const_cast<uint8_t*>(src), {n}, at::TensorOptions().dtype(stored)));
+      } else {
+        if (!tmp.defined()) {
+          tmp = at::empty({chunk}, at::TensorOptions().dtype(stored));
+        }
+        std::memcpy(tmp.data_ptr(), src, n * esize);
+        flat.narrow(0, off, n).copy_(tmp.narrow(0, 0, n));
+      }
+      ReleasePages(src, n * esize);
     }
-    ReleasePages(t->data, t->nbytes);
     return out;
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat(t->file, ": tensor \"",

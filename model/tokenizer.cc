@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "glog/logging.h"
 #include "model/hf_tokenizer.h"
 #include "model/sentencepiece.h"
 #include "model/tokenizer_config.h"
@@ -90,8 +91,14 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(
   QG_ASSIGN_OR_RETURN(TokenizerConfig cfg, ReadTokenizerConfig(dir));
   // Hugging Face's AutoTokenizer prefers the fast tokenizer (tokenizer.json).
   fs::path hf = fs::path(dir) / "tokenizer.json";
-  if (fs::exists(hf)) return LoadHfTokenizer(hf.string(), cfg);
   fs::path spm = fs::path(dir) / "tokenizer.model";
+  if (fs::exists(hf)) {
+    auto tok = LoadHfTokenizer(hf.string(), cfg);
+    if (tok.ok() || !fs::exists(spm)) return tok;
+    // A tokenizer.json qgrid cannot run (e.g. a Unigram model) next to the
+    // SentencePiece model it was converted from: the latter encodes the same.
+    LOG(WARNING) << tok.status() << "; using " << spm.string() << " instead";
+  }
   if (fs::exists(spm)) {
     SentencePieceTokenizerOptions opt;
     opt.add_bos = cfg.add_bos_token.value_or(true);

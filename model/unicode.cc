@@ -1,6 +1,8 @@
 #include "model/unicode.h"
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "model/unicode_tables.h"
 
@@ -99,6 +101,130 @@ bool IsWhitespace(char32_t cp) {
     default:
       return cp >= 0x2000 && cp <= 0x200A;
   }
+}
+
+int CombiningClass(char32_t cp) {
+  if (cp < 0x300) return 0;
+  const CombiningClassRange* end = kCombiningClass + kCombiningClassSize;
+  const CombiningClassRange* it = std::lower_bound(
+      kCombiningClass, end, cp,
+      [](const CombiningClassRange& r, char32_t c) { return r.hi < c; });
+  return it != end && it->lo <= cp ? static_cast<int>(it->ccc) : 0;
+}
+
+namespace {
+
+// Hangul syllable constants (Unicode ch. 3.12).
+constexpr char32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161,
+                   kTBase = 0x11A7;
+constexpr int kLCount = 19, kVCount = 21, kTCount = 28;
+constexpr int kNCount = kVCount * kTCount, kSCount = kLCount * kNCount;
+
+void Decompose(char32_t cp, std::vector<char32_t>* out) {
+  if (cp >= kSBase && cp < kSBase + kSCount) {
+    const int s = cp - kSBase;
+    out->push_back(kLBase + s / kNCount);
+    out->push_back(kVBase + (s % kNCount) / kTCount);
+    if (s % kTCount) out->push_back(kTBase + s % kTCount);
+    return;
+  }
+  const Decomposition* end = kDecomposition + kDecompositionSize;
+  const Decomposition* it = std::lower_bound(
+      kDecomposition, end, cp,
+      [](const Decomposition& d, char32_t c) { return d.cp < c; });
+  if (it == end || it->cp != cp) {
+    out->push_back(cp);
+    return;
+  }
+  Decompose(it->first, out);
+  if (it->second) Decompose(it->second, out);
+}
+
+// The primary composite of (a, b), or 0.
+char32_t Compose(char32_t a, char32_t b) {
+  if (a >= kLBase && a < kLBase + kLCount && b >= kVBase &&
+      b < kVBase + kVCount) {
+    return kSBase + ((a - kLBase) * kVCount + (b - kVBase)) * kTCount;
+  }
+  if (a >= kSBase && a < kSBase + kSCount && (a - kSBase) % kTCount == 0 &&
+      b > kTBase && b < kTBase + kTCount) {
+    return a + (b - kTBase);
+  }
+  const Composition* end = kComposition + kCompositionSize;
+  const Composition* it = std::lower_bound(
+      kComposition, end, std::make_pair(a, b),
+      [](const Composition& c, const std::pair<char32_t, char32_t>& k) {
+        return c.first != k.first ? c.first < k.first : c.second < k.second;
+      });
+  return it != end && it->first == a && it->second == b ? it->cp : 0;
+}
+
+}  // namespace
+
+std::string NormalizeNfc(std::string_view s) {
+  bool simple = true;
+  for (size_t i = 0; i < s.size() && simple;) {
+    DecodedChar c = DecodeAt(s, i);
+    if (c.cp >= 0x300 && c.cp < kInvalidBase) simple = false;
+    i += c.len;
+  }
+  if (simple) return std::string(s);
+  // 1. Full canonical decomposition.
+  std::vector<char32_t> d;
+  d.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    DecodedChar c = DecodeAt(s, i);
+    if (c.cp >= kInvalidBase) {
+      d.push_back(c.cp);
+    } else {
+      Decompose(c.cp, &d);
+    }
+    i += c.len;
+  }
+  // 2. Canonical ordering: stable sort of each run of non-starters.
+  for (size_t i = 0; i < d.size();) {
+    if (d[i] >= kInvalidBase || CombiningClass(d[i]) == 0) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < d.size() && d[j] < kInvalidBase && CombiningClass(d[j]) != 0) {
+      ++j;
+    }
+    std::stable_sort(d.begin() + i, d.begin() + j, [](char32_t a, char32_t b) {
+      return CombiningClass(a) < CombiningClass(b);
+    });
+    i = j;
+  }
+  // 3. Canonical composition.
+  std::vector<char32_t> out;
+  out.reserve(d.size());
+  int starter = -1;  // index in `out` of the last starter
+  int last_ccc = 0;
+  for (char32_t c : d) {
+    const int ccc = c >= kInvalidBase ? 0 : CombiningClass(c);
+    if (starter >= 0 && c < kInvalidBase) {
+      // Not blocked: nothing between, or the last char's class is lower.
+      const bool adjacent = static_cast<int>(out.size()) == starter + 1;
+      if (adjacent || (last_ccc != 0 && last_ccc < ccc)) {
+        if (char32_t p = Compose(out[starter], c)) {
+          out[starter] = p;
+          continue;
+        }
+      }
+    }
+    if (ccc == 0) {
+      starter = static_cast<int>(out.size());
+      last_ccc = 0;
+    } else {
+      last_ccc = ccc;
+    }
+    out.push_back(c);
+  }
+  std::string r;
+  r.reserve(s.size());
+  for (char32_t c : out) AppendUtf8(c, &r);
+  return r;
 }
 
 const char* TablesVersion() { return kUnicodeVersion; }

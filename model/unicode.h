@@ -41,6 +41,15 @@ bool IsMark(char32_t cp);         // \p{M}
 bool IsPunctuation(char32_t cp);  // \p{P}
 bool IsWhitespace(char32_t cp);   // \s (White_Space)
 
+// Canonical combining class (0 for starters).
+int CombiningClass(char32_t cp);
+
+// Unicode Normalization Form C (canonical decomposition, canonical ordering,
+// canonical composition; Hangul algorithmically). Invalid bytes pass through
+// unchanged. Text without code points >= U+0300 is returned as is (it is
+// always in NFC).
+std::string NormalizeNfc(std::string_view s);
+
 // The Unicode version of the category tables.
 const char* TablesVersion();
 

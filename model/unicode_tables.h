@@ -20,6 +20,29 @@ extern const CodePointRange kMark[];
 extern const size_t kMarkSize;
 extern const CodePointRange kPunctuation[];
 extern const size_t kPunctuationSize;
+
+struct CombiningClassRange {
+  uint32_t lo, hi;  // inclusive
+  uint32_t ccc;
+};
+extern const CombiningClassRange kCombiningClass[];
+extern const size_t kCombiningClassSize;
+
+// One level of canonical decomposition: cp -> first (+ second, 0 if none).
+// Sorted by cp.
+struct Decomposition {
+  uint32_t cp, first, second;
+};
+extern const Decomposition kDecomposition[];
+extern const size_t kDecompositionSize;
+
+// Primary composites: (first, second) -> cp, sorted by (first, second).
+struct Composition {
+  uint32_t first, second, cp;
+};
+extern const Composition kComposition[];
+extern const size_t kCompositionSize;
+
 extern const char kUnicodeVersion[];
 
 }  // namespace qgrid::model::unicode

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Generates model/unicode_tables.cc: sorted code-point ranges of the Unicode
-general categories the tokenizer pre-tokenizers need (\\p{L}, \\p{N}, \\p{M},
-\\p{P}), from Python's unicodedata (the Unicode version is recorded in the
-output). Run: python3 tools/gen_unicode_tables.py > model/unicode_tables.cc
+"""Generates model/unicode_tables.cc from Python's unicodedata (the Unicode
+version is recorded in the output):
+  - sorted code-point ranges of the general categories the tokenizer
+    pre-tokenizers need (\\p{L}, \\p{N}, \\p{M}, \\p{P});
+  - NFC data: canonical combining classes, canonical decompositions, and the
+    primary composites (pairs that NFC recomposes).
+Run: python3 tools/gen_unicode_tables.py > model/unicode_tables.cc
 """
 import sys
 import unicodedata
@@ -41,5 +44,42 @@ emit("Letter", ranges(lambda c: c[0] == "L"))
 emit("Number", ranges(lambda c: c[0] == "N"))
 emit("Mark", ranges(lambda c: c[0] == "M"))
 emit("Punctuation", ranges(lambda c: c[0] == "P"))
+# Canonical combining classes (non-zero), as runs of equal class.
+ccc = []
+for cp in range(0x110000):
+    c = unicodedata.combining(chr(cp))
+    if c:
+        if ccc and ccc[-1][1] == cp - 1 and ccc[-1][2] == c:
+            ccc[-1][1] = cp
+        else:
+            ccc.append([cp, cp, c])
+print("const CombiningClassRange kCombiningClass[] = {")
+for i in range(0, len(ccc), 4):
+    print("    " + " ".join(f"{{0x{a:X}, 0x{b:X}, {c}}}," for a, b, c in ccc[i:i + 4]))
+print("};")
+print("const size_t kCombiningClassSize = sizeof(kCombiningClass) / sizeof(kCombiningClass[0]);\n")
+
+# Canonical decompositions (one level; Hangul syllables are algorithmic).
+decomp, comp = [], []
+for cp in range(0x110000):
+    d = unicodedata.decomposition(chr(cp))
+    if not d or d.startswith("<"):
+        continue
+    parts = [int(x, 16) for x in d.split()]
+    a, b = parts[0], (parts[1] if len(parts) > 1 else 0)
+    decomp.append((cp, a, b))
+    if b and unicodedata.normalize("NFC", chr(a) + chr(b)) == chr(cp):
+        comp.append((a, b, cp))
+print("const Decomposition kDecomposition[] = {")
+for i in range(0, len(decomp), 3):
+    print("    " + " ".join(f"{{0x{c:X}, 0x{a:X}, 0x{b:X}}}," for c, a, b in decomp[i:i + 3]))
+print("};")
+print("const size_t kDecompositionSize = sizeof(kDecomposition) / sizeof(kDecomposition[0]);\n")
+comp.sort()
+print("const Composition kComposition[] = {")
+for i in range(0, len(comp), 3):
+    print("    " + " ".join(f"{{0x{a:X}, 0x{b:X}, 0x{c:X}}}," for a, b, c in comp[i:i + 3]))
+print("};")
+print("const size_t kCompositionSize = sizeof(kComposition) / sizeof(kComposition[0]);\n")
 print(f'const char kUnicodeVersion[] = "{unicodedata.unidata_version}";\n')
 print("}  // namespace qgrid::model::unicode")

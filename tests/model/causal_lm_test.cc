@@ -386,14 +386,67 @@ TEST(CausalLMTiny, LinearRopeScalingEqualsScaledPositions) {
   // ... and differs at the unscaled positions.
   AttentionContext b2 = (*scaled)->MakeContext(at::Tensor(), 1, 5, 0);
   EXPECT_GT(MaxDiff(x, (*scaled)->LayerForward(0, h0, b2)), 1e-4);
+}
 
-  ModelConfig l3 = c;
-  l3.rope_scaling.type = "llama3";
-  l3.rope_scaling.factor = 8;
-  l3.rope_scaling.original_max_position_embeddings = 16;
-  auto llama3 = CausalLM::FromTensors(l3, tensors);
-  ASSERT_TRUE(llama3.ok());
-  EXPECT_TRUE((*llama3)->Forward(ids).ok());
+// llama3 scaling keeps frequencies whose wavelength is below
+// original_max / high_freq_factor and divides those above
+// original_max / low_freq_factor by the factor. With head_dim 8 and theta
+// 10000 the wavelengths are 2*pi*{1, 10, 100, 1000}: a huge original
+// context leaves every frequency alone (= no scaling), a tiny one scales
+// every frequency (= linear scaling by the factor), and in between the
+// result differs from both.
+TEST(CausalLMTiny, Llama3RopeScalingLimitsAreNoScalingAndLinear) {
+  ModelConfig c = TinyConfig("llama", true);
+  auto tensors = RandomTensors(c, 4);
+  auto logits = [&](const std::string& type, double factor, int64_t orig) {
+    ModelConfig x = c;
+    x.rope_scaling.type = type;
+    x.rope_scaling.factor = factor;
+    x.rope_scaling.original_max_position_embeddings = orig;
+    auto lm = CausalLM::FromTensors(x, tensors);
+    EXPECT_TRUE(lm.ok()) << lm.status();
+    at::manual_seed(9);
+    return *(*lm)->Forward(at::randint(0, c.vocab_size, {1, 12}, at::kLong));
+  };
+  at::Tensor plain = logits("", 1, 0);
+  at::Tensor linear = logits("linear", 8, 0);
+  EXPECT_LT(MaxDiff(logits("llama3", 8, 1 << 20), plain), 1e-5);
+  EXPECT_LT(MaxDiff(logits("llama3", 8, 1), linear), 1e-5);
+  // 1000: keeps 2*pi*{1,10}, smooths 2*pi*100, scales 2*pi*1000.
+  at::Tensor mid = logits("llama3", 8, 1000);
+  EXPECT_GT(MaxDiff(mid, plain), 1e-4);
+  EXPECT_GT(MaxDiff(mid, linear), 1e-4);
+}
+
+TEST(CausalLMStories, ShardedCheckpointLoadsTheSameModel) {
+  QG_REQUIRE_SHARED(dir, kStories);
+  auto lm = LoadStories(dir);
+  ASSERT_NE(lm, nullptr);
+  auto sd = lm->StateDict();
+  std::string tmp = testing::MakeTempDir("shard");
+  const size_t half = sd.size() / 2;
+  std::vector<std::pair<std::string, at::Tensor>> a(sd.begin(),
+                                                    sd.begin() + half);
+  std::vector<std::pair<std::string, at::Tensor>> b(sd.begin() + half,
+                                                    sd.end());
+  ASSERT_TRUE(
+      WriteSafetensors(tmp + "/model-00001-of-00002.safetensors", a).ok());
+  ASSERT_TRUE(
+      WriteSafetensors(tmp + "/model-00002-of-00002.safetensors", b).ok());
+  std::ofstream index(tmp + "/model.safetensors.index.json");
+  index << "{\"weight_map\": {";
+  for (size_t i = 0; i < sd.size(); ++i) {
+    index << (i ? ", " : "") << "\"" << sd[i].first << "\": \"model-0000"
+          << (i < half ? 1 : 2) << "-of-00002.safetensors\"";
+  }
+  index << "}}";
+  index.close();
+  fs::copy_file(dir + "/config.json", tmp + "/config.json");
+  auto sharded = LoadStories(tmp);
+  ASSERT_NE(sharded, nullptr);
+  at::Tensor ids = Ids({1, 403, 407, 261});
+  EXPECT_TRUE(at::equal(Fwd(*lm, ids), Fwd(*sharded, ids)));
+  fs::remove_all(tmp);
 }
 
 TEST(CausalLMTiny, RejectsBadInputs) {

@@ -5,10 +5,12 @@
 // ../shared/models/tokenizers. The llama2 tokenizer.json ids also equal
 // python3-sentencepiece's on its tokenizer.model (see
 // tokenizer_sentencepiece_test.cc), which the tests below cross-check.
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -435,6 +437,29 @@ const HfCase kGpt2Qwen2SplitCases[] = {
       19,    20,  15628, 6,   51,   197, 197, 87,  201, 198, 3548, 2644, 198},
      nullptr},
 };
+const HfCase kGpt2Qwen2NfcCases[] = {
+    {"composed",
+     "Caf\xc3\xa9 \xc3\x85ngstr\xc3\xb6m",
+     {34, 1878, 2634, 6184, 227, 782, 2536, 9101, 76},
+     nullptr},
+    {"decomposed",
+     "Cafe\xcc\x81 A\xcc\x8angstro\xcc\x88m",
+     {34, 1878, 2634, 6184, 227, 782, 2536, 9101, 76},
+     "Caf\xc3\xa9 \xc3\x85ngstr\xc3\xb6m"},
+    {"hangul_jamo",
+     "\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8 \xea\xb0\x80",
+     {166, 108, 223, 220, 166, 108, 222},
+     "\xea\xb0\x81 \xea\xb0\x80"},
+    {"reorder",
+     "a\xcc\x82\xcc\xa3 q\xcc\x87\xcc\xa3",
+     {157, 118, 255, 10662, 136, 96, 136, 229},
+     "\xe1\xba\xad q\xcc\xa3\xcc\x87"},
+    {"angstrom_sign",
+     "\xe2\x84\xab \xe2\x84\xa6",
+     {127, 227, 7377, 102},
+     "\xc3\x85 \xce\xa9"},
+};
+
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -511,6 +536,85 @@ TEST(HfTokenizer, MistralV03MatchesReference) {
   ExpectCases(**tok, std::begin(kMistralCases), std::end(kMistralCases));
 }
 
+uint64_t Fnv1a64OfIds(const std::vector<int>& ids) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (int id : ids) {
+    auto v = static_cast<uint32_t>(id);
+    for (int k = 0; k < 4; ++k, v >>= 8) {
+      h ^= v & 0xFF;
+      h *= 0x100000001b3ULL;
+    }
+  }
+  return h;
+}
+
+// The whole WikiText-2 test file (1.29 MB) through each tokenizer.json: the
+// token count and the FNV-1a-64 of the ids (as little-endian int32) equal the
+// reference's (@huggingface/tokenizers 0.2.0, computed once).
+TEST(HfTokenizer, WholeWikiTextMatchesReference) {
+  QG_REQUIRE_SHARED(wiki, "data/wikitext2/wiki.test.raw");
+  QG_REQUIRE_SHARED(dir, "models/tokenizers");
+  const std::string text = ReadFile(wiki);
+  struct Expect {
+    const char* name;
+    size_t count;
+    uint64_t fnv;
+    std::vector<int> head;
+  };
+  const Expect kExpect[] = {
+      {"llama2",
+       332755,
+       0xa8c58427d83fc5fbULL,
+       {1, 29871, 353, 4755, 350, 5059, 357, 353, 29871, 13, 4755, 350}},
+      {"gpt2",
+       283287,
+       0x6dabec2afa0f3fbaULL,
+       {796, 5199, 347, 2852, 353, 796, 220, 198, 5199, 347, 2852, 353}},
+      {"smollm2-135m-instruct",
+       301948,
+       0x155e8ad60138650fULL,
+       {446, 6356, 389, 9226, 352, 446, 3717, 6356, 389, 9226, 352, 314}},
+      {"mistral-7b-instruct-v0.3",
+       325946,
+       0x37e95051ac839875ULL,
+       {1, 1095, 6374, 1133, 4387, 1128, 1095, 29473, 781, 6374, 1133, 4387}},
+  };
+  for (const Expect& e : kExpect) {
+    auto tok = LoadTokenizer(dir + "/" + e.name);
+    ASSERT_TRUE(tok.ok()) << tok.status();
+    std::vector<int> ids = (*tok)->Encode(text);
+    EXPECT_EQ(ids.size(), e.count) << e.name;
+    ASSERT_GE(ids.size(), e.head.size()) << e.name;
+    EXPECT_EQ(std::vector<int>(ids.begin(), ids.begin() + e.head.size()),
+              e.head)
+        << e.name;
+    EXPECT_EQ(Fnv1a64OfIds(ids), e.fnv) << e.name;
+  }
+}
+
+// The contract: const methods are safe to call concurrently.
+TEST(Tokenizer, ConcurrentEncodeGivesTheSameIds) {
+  QG_REQUIRE_SHARED(wiki, "data/wikitext2/wiki.test.raw");
+  QG_REQUIRE_SHARED(dir, "models/tokenizers/llama2");
+  const std::string text = ReadFile(wiki).substr(0, 32 * 1024);
+  auto json_tok = LoadTokenizer(dir);
+  ASSERT_TRUE(json_tok.ok()) << json_tok.status();
+  auto spm_tok = LoadSentencePieceTokenizer(dir + "/tokenizer.model", {});
+  ASSERT_TRUE(spm_tok.ok()) << spm_tok.status();
+  for (const Tokenizer* tok : {json_tok->get(), spm_tok->get()}) {
+    const std::vector<int> want = tok->Encode(text);
+    std::vector<std::vector<int>> got(4);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        for (int rep = 0; rep < 3; ++rep) got[t] = tok->Encode(text);
+      });
+    }
+    for (auto& th : threads) th.join();
+    for (const auto& g : got) EXPECT_EQ(g, want) << tok->kind();
+  }
+}
+
 // GPT-2's vocabulary behind a Split pre-tokenizer with the LLaMA-3 / Qwen2
 // regex (the layout of those models' tokenizer.json files).
 std::string Gpt2WithSplitRegex(const std::string& gpt2_json,
@@ -552,6 +656,18 @@ TEST(HfTokenizer, Qwen2SplitRegexMatchesReference) {
               std::end(kGpt2Qwen2SplitCases));
 }
 
+// Qwen2's layout: NFC normalizer, Qwen2 split regex, ByteLevel.
+TEST(HfTokenizer, NfcNormalizerMatchesReference) {
+  QG_REQUIRE_SHARED(path, "models/tokenizers/gpt2/tokenizer.json");
+  nlohmann::json j =
+      nlohmann::json::parse(Gpt2WithSplitRegex(ReadFile(path), kQwen2Regex));
+  j["normalizer"] = {{"type", "NFC"}};
+  auto tok = ParseHfTokenizer(j.dump(), {}, "gpt2+nfc+qwen2-split");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  ExpectCases(**tok, std::begin(kGpt2Qwen2NfcCases),
+              std::end(kGpt2Qwen2NfcCases));
+}
+
 TEST(HfTokenizer, DecodeKeepsSpecialTokensWhenAsked) {
   QG_REQUIRE_SHARED(dir, "models/tokenizers/mistral-7b-instruct-v0.3");
   auto tok = LoadTokenizer(dir);
@@ -574,6 +690,22 @@ TEST(HfTokenizer, LlamaClassHonoursAddEosTokenFromConfig) {
   EXPECT_EQ((*tok)->Encode("Hello world"), (std::vector<int>{15043, 3186, 2}));
   EXPECT_EQ((*tok)->Encode("Hello world", false),
             (std::vector<int>{15043, 3186}));
+}
+
+// transformers' GPT2TokenizerFast applies tokenizer_config.json's
+// add_prefix_space to the ByteLevel pre-tokenizer (" Hello" is 18435).
+TEST(HfTokenizer, Gpt2ClassHonoursAddPrefixSpaceFromConfig) {
+  QG_REQUIRE_SHARED(path, "models/tokenizers/gpt2/tokenizer.json");
+  TokenizerConfig cfg;
+  cfg.tokenizer_class = "GPT2Tokenizer";
+  cfg.add_prefix_space = true;
+  auto tok = ParseHfTokenizer(ReadFile(path), cfg, path);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("Hello world"), (std::vector<int>{18435, 995}));
+  cfg.add_prefix_space = false;
+  tok = ParseHfTokenizer(ReadFile(path), cfg, path);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("Hello world"), (std::vector<int>{15496, 995}));
 }
 
 TEST(HfTokenizer, UnsupportedComponentsAreErrorsNamingThem) {
@@ -599,6 +731,41 @@ TEST(HfTokenizer, UnsupportedComponentsAreErrorsNamingThem) {
                    .ok());  // merge of unknown tokens
 }
 
+TEST(HfTokenizer, MalformedFilesAreErrorsNotCrashes) {
+  const char* kBad[] = {
+      R"({"model": {"type": "BPE", "vocab": [1, 2], "merges": []}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": "x"}, "merges": []}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 2147483647}, "merges": []}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [7]}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+          "added_tokens": [{"id": "x", "content": "b"}]})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+          "added_tokens": [{"id": -5, "content": "b"}]})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+          "post_processor": {"type": "TemplateProcessing",
+                             "single": [{"SpecialToken": {"id": "<s>"}}],
+                             "special_tokens": {"<s>": 3}}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+          "normalizer": {"type": "Sequence", "normalizers": 5}})",
+      R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+          "decoder": {"type": "Strip", "content": " ", "start": "x"}})",
+      R"([1, 2, 3])",
+      R"({"model": 3})",
+  };
+  for (const char* j : kBad) {
+    auto tok = ParseHfTokenizer(j, {}, "bad.json");
+    if (tok.ok()) {
+      // Accepted leniently (e.g. a non-integer Strip count reads as 0): it
+      // must still work.
+      EXPECT_TRUE((*tok)->Encode("a").size() <= 1u) << j;
+    } else {
+      EXPECT_NE(tok.status().message().find("bad.json"), std::string::npos)
+          << j;
+    }
+  }
+}
+
 TEST(HfTokenizer, TinyBpeMergesByRankAndFallsBackToBytes) {
   // Merges as ["a", "b"] pairs; "ab" + "c" outranks "b" + "c".
   const char* json = R"({
@@ -616,6 +783,61 @@ TEST(HfTokenizer, TinyBpeMergesByRankAndFallsBackToBytes) {
   EXPECT_EQ((*tok)->Decode({3, 1, 2}), "a\xc3\xa9");
   EXPECT_EQ((*tok)->Encode("x"), (std::vector<int>{0}));  // unk
   EXPECT_EQ((*tok)->Decode({1}), "\xef\xbf\xbd");         // lone byte: U+FFFD
+}
+
+// ignore_merges (LLaMA-3 sets it): a word that is itself in the vocab is one
+// token even when the merges would not build it. Ids from the JS reference.
+TEST(HfTokenizer, IgnoreMergesTakesWholeWordsFromTheVocab) {
+  std::string json =
+      R"({"model": {"type": "BPE", "ignore_merges": true, "vocab": {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4, "bc": 5}, "merges": ["b c"]}, "pre_tokenizer": {"type": "WhitespaceSplit"}, "decoder": {"type": "Fuse"}, "normalizer": null, "post_processor": null, "added_tokens": []})";
+  auto tok = ParseHfTokenizer(json, {}, "tiny1.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("abc ab"), (std::vector<int>{4, 3}));
+  EXPECT_EQ((*tok)->Encode("cab"), (std::vector<int>{2, 0, 1}));
+  nlohmann::json j = nlohmann::json::parse(json);
+  j["model"]["ignore_merges"] = false;
+  tok = ParseHfTokenizer(j.dump(), {}, "tiny1.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("abc ab"), (std::vector<int>{0, 5, 0, 1}));
+}
+
+// continuing_subword_prefix / end_of_word_suffix as tokenizers' BPE applies
+// them (the merged token drops the second part's prefix). The JS port does
+// not implement these, so the ids follow the Rust semantics.
+TEST(HfTokenizer, SubwordPrefixAndWordSuffix) {
+  auto tok = ParseHfTokenizer(
+      R"({"model": {"type": "BPE", "continuing_subword_prefix": "##", "end_of_word_suffix": "</w>", "vocab": {"a": 0, "##b": 1, "##c</w>": 2, "ab": 3, "abc</w>": 4, "##b</w>": 5, "ab</w>": 6}, "merges": ["a ##b", "ab ##c</w>", "a ##b</w>"]}, "pre_tokenizer": {"type": "WhitespaceSplit"}, "decoder": {"type": "Fuse"}, "normalizer": null, "post_processor": null, "added_tokens": []})",
+      {}, "tiny2.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("abc ab"), (std::vector<int>{4, 6}));
+}
+
+// lstrip/rstrip swallow the whitespace around an added token; single_word
+// tokens match only between non-word characters (tokenizers' \w check; the
+// JS port ignores single_word and would split "aab" as a + ab).
+TEST(HfTokenizer, AddedTokenStripAndSingleWord) {
+  auto tok = ParseHfTokenizer(
+      R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1, " ": 2}, "merges": []}, "added_tokens": [{"id": 3, "content": "<m>", "single_word": false, "lstrip": true, "rstrip": true, "normalized": false, "special": true}, {"id": 4, "content": "ab", "single_word": true, "lstrip": false, "rstrip": false, "normalized": false, "special": false}], "decoder": {"type": "Fuse"}, "normalizer": null, "post_processor": null, "pre_tokenizer": null})",
+      {}, "tiny3.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("a  <m>  b ab aab"),
+            (std::vector<int>{0, 3, 1, 2, 4, 2, 0, 0, 1}));
+  EXPECT_EQ((*tok)->Encode("<m>ab"), (std::vector<int>{3, 4}));
+  EXPECT_EQ((*tok)->Encode("b ab"), (std::vector<int>{1, 2, 4}));
+}
+
+// tokenizers' Metaspace decoder drops every "▁" of the first token and
+// turns the others into spaces.
+TEST(HfTokenizer, MetaspaceDecoder) {
+  auto tok = ParseHfTokenizer(R"({
+    "model": {"type": "BPE", "vocab": {"\u2581\u2581": 0, "\u2581a": 1,
+                                       "b": 2}, "merges": []},
+    "decoder": {"type": "Metaspace", "replacement": "\u2581",
+                "prepend_scheme": "always", "split": true}})",
+                              {}, "metaspace.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Decode({0, 1, 2, 0}), " ab  ");
+  EXPECT_EQ((*tok)->Decode({1, 2}), "ab");
 }
 
 TEST(SplitRegex, Gpt2KeepsLastSpaceForTheNextWord) {
@@ -647,6 +869,32 @@ TEST(Unicode, CategoriesAndInvalidUtf8) {
   auto c = unicode::DecodeAt("\xe6\x9c", 0);       // truncated
   EXPECT_EQ(c.len, 1);
   EXPECT_GE(c.cp, unicode::kInvalidBase);
+}
+
+// Expected outputs from Python's unicodedata.normalize("NFC", ...).
+TEST(Unicode, NfcMatchesPythonUnicodedata) {
+  const std::pair<const char*, const char*> kCases[] = {
+      {"e\xcc\x81", "\xc3\xa9"},
+      {"Cafe\xcc\x81 na\xc4\xb1\xcc\x88ve", "Caf\xc3\xa9 na\xc4\xb1\xcc\x88ve"},
+      {"\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8\xe1\x84\x80\xe1\x85\xa1",
+       "\xea\xb0\x81\xea\xb0\x80"},
+      {"A\xcc\x8a \xe2\x84\xab \xe2\x84\xa6", "\xc3\x85 \xc3\x85 \xce\xa9"},
+      {"a\xcc\xa3\xcc\x82 a\xcc\x82\xcc\xa3", "\xe1\xba\xad \xe1\xba\xad"},
+      {"q\xcc\x87\xcc\xa3", "q\xcc\xa3\xcc\x87"},
+      {"\xe0\xa5\x98 \xe1\xb8\x8b\xcc\xa3",
+       "\xe0\xa4\x95\xe0\xa4\xbc \xe1\xb8\x8d\xcc\x87"},
+      {"x\xcc\x80\xcc\x81\xcc\x82", "x\xcc\x80\xcc\x81\xcc\x82"},
+      {"\xc3\xa9\xcc\x81", "\xc3\xa9\xcc\x81"},
+      {"\xf0\x9d\x85\x9e \xe0\xbd\xb3",
+       "\xf0\x9d\x85\x97\xf0\x9d\x85\xa5 \xe0\xbd\xb1\xe0\xbd\xb2"},
+      {"\xef\xac\x81 \xe2\x91\xa0 \xc2\xb2",
+       "\xef\xac\x81 \xe2\x91\xa0 \xc2\xb2"},
+      {"plain ascii", "plain ascii"},
+      {"\xea\xb0\x80\xe1\x86\xa8", "\xea\xb0\x81"},
+  };
+  for (const auto& [in, want] : kCases) {
+    EXPECT_EQ(unicode::NormalizeNfc(in), want) << in;
+  }
 }
 
 TEST(HfTokenizer, InvalidUtf8InputDoesNotCrash) {

@@ -284,6 +284,22 @@ TEST(LoadTokenizer, HonoursAddBosFalseInTokenizerConfig) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(LoadTokenizer, UnsupportedTokenizerJsonFallsBackToTokenizerModel) {
+  QG_REQUIRE_SHARED(model, "models/stories260K/tokenizer.model");
+  std::string dir = testing::MakeTempDir("tok-fallback");
+  ASSERT_FALSE(dir.empty());
+  std::ofstream(dir + "/tokenizer.json")
+      << R"({"model": {"type": "Unigram", "vocab": []}})";
+  auto only_json = LoadTokenizer(dir);
+  ASSERT_FALSE(only_json.ok());
+  EXPECT_NE(only_json.status().message().find("Unigram"), std::string::npos);
+  std::filesystem::copy_file(model, dir + "/tokenizer.model");
+  auto tok = LoadTokenizer(dir);
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->kind(), "sentencepiece");
+  std::filesystem::remove_all(dir);
+}
+
 TEST(LoadTokenizer, MissingFolderOrFilesIsAnError) {
   EXPECT_FALSE(LoadTokenizer("/nonexistent/qgrid/tokenizer").ok());
   std::string dir = testing::MakeTempDir("tok-empty");
