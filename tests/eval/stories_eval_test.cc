@@ -109,5 +109,30 @@ TEST(StoriesEval, CevalLettersWinograndeAndWikitextRun) {
   EXPECT_NEAR(std::log2(byte_ppl), bpb, 1e-9);
 }
 
+TEST(StoriesEval, GptqPerplexityTaskMatchesTheReferenceFigure) {
+  QG_REQUIRE_SHARED(model_dir, "models/stories260K");
+  QG_REQUIRE_SHARED(wiki, "data/wikitext2/wiki.test.raw");
+  auto lm = LoadStories(model_dir);
+  ASSERT_NE(lm, nullptr);
+  // ../shared/README.md: about 148.7 on the first 60,000 bytes with
+  // non-overlapping 256-token windows.
+  std::ifstream in(wiki, std::ios::binary);
+  std::string text(60000, '\0');
+  in.read(text.data(), 60000);
+  std::string dir = ::qgrid::testing::MakeTempDir("gptq");
+  std::ofstream(dir + "/wiki60k.raw", std::ios::binary) << text;
+  auto task = ResolveTask("wikitext2_gptq");
+  ASSERT_TRUE(task.ok());
+  task->data_files["test"] = {dir + "/wiki60k.raw"};
+  task->seqlen = 256;
+  EvalOptions o;
+  auto r = Evaluate(*lm, *task, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NEAR(
+      (*r)["results"]["wikitext2_gptq"]["perplexity,none"].get<double>(), 148.7,
+      0.1);
+  EXPECT_EQ((*r)["config"]["windows"], 148);
+}
+
 }  // namespace
 }  // namespace qgrid::eval
