@@ -198,6 +198,15 @@ TEST(Evaluate, CevalPromptMatchesTheOfficialTemplateAndScoresLetters) {
               1e-12);
   EXPECT_EQ((*r)["groups"]["toy_math"]["acc,none"], 0.5);
   EXPECT_EQ((*r)["groups"]["toy_history"]["acc,none"], 0.0);
+
+  // --limit applies per subject for grouped tasks (as lm-eval per subtask).
+  EvalOptions lim = Opts();
+  lim.limit = 1;
+  FakeScorer g;
+  auto l = EvaluateWithScorer(g, *c, lim);
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ(g.next_contexts.size(), 2u);
+  EXPECT_EQ((*l)["groups"]["toy_history"]["n"], 1);
 }
 
 TEST(Evaluate, GenerateScoresSquadEmAndF1) {
