@@ -49,8 +49,8 @@ void RunBuildDemo(const BuildDemoArgs& a) {
 }  // namespace
 
 void RegisterDemoCommands(CLI::App& app) {
-  CLI::App* data = app.add_subcommand(
-      "data", "Build and inspect the built-in demo data");
+  CLI::App* data =
+      app.add_subcommand("data", "Build and inspect the built-in demo data");
   data->require_subcommand(1);
 
   auto bargs = std::make_shared<BuildDemoArgs>();
@@ -62,20 +62,25 @@ void RegisterDemoCommands(CLI::App& app) {
       "shuffled with a fixed seed and split into train/calib/test text and\n"
       "JSONL files, a multiple-choice task per domain and manifest.json.");
   build->add_option("--out", bargs->out, "Output directory")->required();
-  build->add_option("--seed", bargs->seed,
-                    "Shuffle/split seed; the same seed gives identical bytes")
+  build
+      ->add_option("--seed", bargs->seed,
+                   "Shuffle/split seed; the same seed gives identical bytes")
       ->default_val(42);
-  build->add_option("--calib-fraction", bargs->calib_fraction,
-                    "Fraction of each domain's documents for calibration")
+  build
+      ->add_option("--calib-fraction", bargs->calib_fraction,
+                   "Fraction of each domain's documents for calibration")
       ->default_val(0.1);
-  build->add_option("--test-fraction", bargs->test_fraction,
-                    "Fraction of each domain's documents for the test split")
+  build
+      ->add_option("--test-fraction", bargs->test_fraction,
+                   "Fraction of each domain's documents for the test split")
       ->default_val(0.1);
-  build->add_option("--max-bytes", bargs->max_bytes,
-                    "Cap on each domain's kept text in bytes (0: no cap)")
+  build
+      ->add_option("--max-bytes", bargs->max_bytes,
+                   "Cap on each domain's kept text in bytes (0: no cap)")
       ->default_val(1500000);
-  build->add_option("--mc-items", bargs->mc_items,
-                    "Multiple-choice items per domain from the test split")
+  build
+      ->add_option("--mc-items", bargs->mc_items,
+                   "Multiple-choice items per domain from the test split")
       ->default_val(500);
   build->callback([bargs]() { RunBuildDemo(*bargs); });
 }

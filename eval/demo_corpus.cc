@@ -90,8 +90,8 @@ std::vector<size_t> CodePointStarts(std::string_view s) {
 
 std::string Lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(
-                           static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -199,8 +199,8 @@ std::vector<std::string> ParseFortunes(std::string_view text, bool cjk) {
       continue;
     }
     // Attributions: "-- Mark Twain", "—— 鲁迅", "作者：杜甫".
-    if (StartsWith(t, "--") || StartsWith(t, "——") ||
-        StartsWith(t, "作者:") || StartsWith(t, "作者：")) {
+    if (StartsWith(t, "--") || StartsWith(t, "——") || StartsWith(t, "作者:") ||
+        StartsWith(t, "作者：")) {
       continue;
     }
     if (StartsWith(t, "题目:")) t.remove_prefix(strlen("题目:"));
@@ -240,8 +240,7 @@ namespace {
 // "   12. text" -> "text"; "" when the line does not open a numbered sense
 // at the sense indentation (exactly three spaces).
 std::string_view NumberedSense(std::string_view line) {
-  if (!StartsWith(line, "   ") || line.size() < 6 || line[3] == ' ')
-    return {};
+  if (!StartsWith(line, "   ") || line.size() < 6 || line[3] == ' ') return {};
   size_t i = 3;
   while (i < line.size() && std::isdigit(static_cast<unsigned char>(line[i])))
     ++i;
@@ -279,8 +278,8 @@ std::string CleanGcideHeadword(std::string_view line) {
   std::string_view w = Trim(line.substr(0, bs));
   if (w.size() < 2) return "";
   for (char c : w) {
-    if (!(std::isalpha(static_cast<unsigned char>(c)) || c == ' ' ||
-          c == '-' || c == '\''))
+    if (!(std::isalpha(static_cast<unsigned char>(c)) || c == ' ' || c == '-' ||
+          c == '\''))
       return "";
   }
   return std::string(w);
@@ -436,9 +435,9 @@ absl::StatusOr<std::string> LzwDecompress(std::string_view data, int max_bits,
     stack.clear();
     if (code >= free_ent) {
       if (code > free_ent)
-        return absl::DataLossError(
-            absl::StrCat("LZW: code ", code, " beyond table size ", free_ent,
-                         " at byte ", pos));
+        return absl::DataLossError(absl::StrCat("LZW: code ", code,
+                                                " beyond table size ", free_ent,
+                                                " at byte ", pos));
       stack.push_back(static_cast<char>(fin_char));  // the KwKwK case
       code = old_code;
     }
@@ -493,9 +492,10 @@ absl::StatusOr<std::string> ReadBibleData(const std::string& path) {
     if (b > e || e > raw.size())
       return absl::DataLossError(
           absl::StrCat(path, ": window ", w, " out of range"));
-    auto win = LzwDecompress(std::string_view(raw).substr(b, e - b), max_bits,
-                             block);
-    if (!win.ok()) return Annotate(win.status(), absl::StrCat(path, ": window ", w));
+    auto win =
+        LzwDecompress(std::string_view(raw).substr(b, e - b), max_bits, block);
+    if (!win.ok())
+      return Annotate(win.status(), absl::StrCat(path, ": window ", w));
     if (win->size() > wsize)
       return absl::DataLossError(
           absl::StrCat(path, ": window ", w, " larger than ", wsize));
@@ -630,9 +630,8 @@ std::vector<McItem> MakeMultipleChoice(const std::vector<std::string>& docs,
   std::vector<McItem> items;
   if (cands.size() < 4) return items;
   std::mt19937_64 rng(seed);
-  for (size_t i = 0; i < cands.size() && static_cast<int>(items.size()) <
-                                             max_items;
-       ++i) {
+  for (size_t i = 0;
+       i < cands.size() && static_cast<int>(items.size()) < max_items; ++i) {
     std::vector<std::string> distractors;
     std::unordered_set<std::string> used_keys{cands[i].key};
     std::unordered_set<std::string> used_answers{cands[i].ans};
@@ -655,7 +654,8 @@ std::vector<McItem> MakeMultipleChoice(const std::vector<std::string>& docs,
   return items;
 }
 
-// ---- Builder -----------------------------------------------------------------
+// ---- Builder
+// -----------------------------------------------------------------
 
 std::vector<DemoDomainSpec> DefaultDemoDomains(const std::string& root) {
   std::vector<DemoDomainSpec> out;
@@ -684,14 +684,14 @@ std::vector<DemoDomainSpec> DefaultDemoDomains(const std::string& root) {
     // Files of fortunes and fortunes-min 1:1.99.1 except the ASCII-art ones
     // and translate-me (mixed languages).
     static const char* kFortunes[] = {
-        "computers", "cookie",   "debian",     "definitions", "disclaimer",
-        "drugs",     "education", "ethnic",    "food",        "goedel",
-        "humorists", "kids",     "knghtbrd",   "law",         "linux",
-        "linuxcookie", "love",   "magic",      "medicine",    "men-women",
-        "miscellaneous", "news", "paradoxum",  "people",      "perl",
-        "pets",      "platitudes", "politics", "pratchett",   "science",
-        "songs-poems", "sports", "startrek",   "tao",         "wisdom",
-        "work",      "zippy"};
+        "computers",     "cookie",     "debian",    "definitions", "disclaimer",
+        "drugs",         "education",  "ethnic",    "food",        "goedel",
+        "humorists",     "kids",       "knghtbrd",  "law",         "linux",
+        "linuxcookie",   "love",       "magic",     "medicine",    "men-women",
+        "miscellaneous", "news",       "paradoxum", "people",      "perl",
+        "pets",          "platitudes", "politics",  "pratchett",   "science",
+        "songs-poems",   "sports",     "startrek",  "tao",         "wisdom",
+        "work",          "zippy"};
     static const char* kFortunesMin[] = {"fortunes", "literature", "riddles"};
     for (const char* f : kFortunesMin)
       d.files.push_back({"fortunes-min",
@@ -725,8 +725,7 @@ std::vector<DemoDomainSpec> DefaultDemoDomains(const std::string& root) {
     d.license = "GPL-3+ (fortunes-zh)";
     d.copyright_file = "/usr/share/doc/fortunes-zh/copyright";
     for (const char* f : {"chinese", "tang300", "song100"})
-      d.files.push_back({"fortunes-zh",
-                         root + "/usr/share/games/fortunes/" + f,
+      d.files.push_back({"fortunes-zh", root + "/usr/share/games/fortunes/" + f,
                          SourceFormat::kFortune});
     d.mc_kind = McKind::kEnding;
     d.cjk = true;
@@ -833,9 +832,9 @@ absl::StatusOr<std::vector<DemoDomainSummary>> BuildDemoData(
     for (const DemoSourceFile& f : spec.files) {
       auto docs = ReadSource(f, spec.cjk);
       if (!docs.ok())
-        return Annotate(docs.status(),
-                        absl::StrCat("domain ", spec.name, " (package ",
-                                     f.package, ")"));
+        return Annotate(
+            docs.status(),
+            absl::StrCat("domain ", spec.name, " (package ", f.package, ")"));
       ordered_json sj;
       sj["package"] = f.package;
       sj["version"] = DpkgVersion(opts.dpkg_status, f.package);
