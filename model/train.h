@@ -62,8 +62,8 @@ struct TrainTinyOptions {
   double rms_norm_eps = 1e-5;
 
   // Optimisation.
-  int steps = 600;
-  int batch_size = 16;
+  int steps = 300;
+  int batch_size = 12;
   int seq_len = 128;
   double learning_rate = 3e-3;
   double min_lr_ratio = 0.1;  // cosine floor, as a fraction of the peak
