@@ -1,0 +1,262 @@
+#include "eval/demo_report.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/status_macros.h"
+#include "model/causal_lm.h"
+#include "model/train.h"
+
+namespace qgrid::eval {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Sum of log p(continuation | context) under `lm`; the continuation is the
+// tail of Encode(context + sep + choice) after Encode(context)'s tokens.
+absl::StatusOr<double> ContinuationLogLik(const model::CausalLM& lm,
+                                          const std::vector<int>& ctx,
+                                          const std::vector<int>& full) {
+  if (full.size() <= ctx.size()) return 0.0;
+  size_t first = ctx.size();
+  // Tokenizers may merge across the boundary; start at the first id that
+  // differs so that the context tokens are never scored.
+  size_t common = 0;
+  while (common < ctx.size() && full[common] == ctx[common]) ++common;
+  first = std::max<size_t>(1, common);
+  std::vector<int64_t> ids(full.begin(), full.end());
+  at::Tensor t = at::tensor(ids, at::kLong).view({1, -1});
+  QG_ASSIGN_OR_RETURN(at::Tensor logits, lm.Forward(t));
+  at::Tensor logp = at::log_softmax(logits[0].to(at::kDouble), -1);
+  double s = 0;
+  for (size_t i = first; i < full.size(); ++i)
+    s += logp[i - 1][full[i]].item<double>();
+  return s;
+}
+
+std::vector<std::string> ReadLines(const std::string& path, int max_lines) {
+  std::vector<std::string> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line) &&
+         (max_lines < 0 || static_cast<int>(out.size()) < max_lines)) {
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+bool HasCjk(const std::string& s) {
+  // Any three-byte UTF-8 sequence in the CJK Unified Ideographs block.
+  for (size_t i = 0; i + 2 < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0xE4 && c <= 0xE9) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
+  at::set_num_threads(opts.threads);
+  model::LoadOptions lo;
+  QG_ASSIGN_OR_RETURN(std::unique_ptr<model::CausalLM> lm,
+                      model::CausalLM::Load(opts.model_dir, lo));
+  const model::Tokenizer* tok = lm->tokenizer();
+  if (tok == nullptr)
+    return absl::NotFoundError(
+        absl::StrCat(opts.model_dir, ": the model has no tokenizer"));
+  DemoReport rep;
+  rep.vocab_size = tok->vocab_size();
+  rep.parameters = lm->config().ParameterCount();
+
+  std::vector<std::string> domains = opts.domains;
+  if (domains.empty()) {
+    if (!fs::is_directory(opts.data_dir))
+      return absl::NotFoundError(
+          absl::StrCat(opts.data_dir, ": not a directory"));
+    for (const auto& e : fs::directory_iterator(opts.data_dir))
+      if (fs::exists(e.path() / "test.txt"))
+        domains.push_back(e.path().filename().string());
+    std::sort(domains.begin(), domains.end());
+  }
+  if (domains.empty())
+    return absl::NotFoundError(
+        absl::StrCat(opts.data_dir, ": no <domain>/test.txt"));
+
+  // Token streams.
+  std::vector<std::vector<int>> train(domains.size()), test(domains.size());
+  std::vector<int> all_train;
+  for (size_t i = 0; i < domains.size(); ++i) {
+    fs::path d = fs::path(opts.data_dir) / domains[i];
+    QG_ASSIGN_OR_RETURN(train[i],
+                        model::TokenizeLines(*tok, (d / "train.txt").string()));
+    QG_ASSIGN_OR_RETURN(test[i],
+                        model::TokenizeLines(*tok, (d / "test.txt").string()));
+    if (opts.max_test_tokens > 0 &&
+        static_cast<int64_t>(test[i].size()) > opts.max_test_tokens)
+      test[i].resize(opts.max_test_tokens);
+    all_train.insert(all_train.end(), train[i].begin(), train[i].end());
+  }
+
+  for (size_t i = 0; i < domains.size(); ++i) {
+    DemoDomainReport dr;
+    dr.name = domains[i];
+    QG_ASSIGN_OR_RETURN(model::PerplexityResult mp,
+                        model::StreamPerplexity(*lm, test[i], opts.seq_len));
+    model::PerplexityResult up = model::UnigramPerplexity(
+        all_train, test[i], rep.vocab_size, opts.seq_len);
+    dr.test_tokens = mp.tokens;
+    dr.model_ppl = mp.ppl();
+    dr.unigram_ppl = up.ppl();
+
+    fs::path d = fs::path(opts.data_dir) / domains[i];
+    std::vector<std::string> mc =
+        ReadLines((d / "mc_test.jsonl").string(), opts.mc_items);
+    int correct = 0, correct_norm = 0;
+    for (size_t k = 0; k < mc.size(); ++k) {
+      nlohmann::json j = nlohmann::json::parse(mc[k], nullptr, false);
+      if (j.is_discarded() || !j.contains("query") || !j.contains("choices") ||
+          !j.contains("gold"))
+        return absl::InvalidArgumentError(
+            absl::StrCat((d / "mc_test.jsonl").string(), ": line ", k + 1,
+                         ": not a {query, choices, gold} object"));
+      std::string q = j["query"];
+      std::string sep = HasCjk(q) ? "" : " ";
+      std::vector<int> ctx = tok->Encode(q, true);
+      int best = -1, best_norm = -1;
+      double bl = -INFINITY, bn = -INFINITY;
+      const auto& choices = j["choices"];
+      for (size_t c = 0; c < choices.size(); ++c) {
+        std::string ch = choices[c];
+        QG_ASSIGN_OR_RETURN(
+            double ll,
+            ContinuationLogLik(*lm, ctx, tok->Encode(q + sep + ch, true)));
+        double norm = ll / std::max<size_t>(1, ch.size());
+        if (ll > bl) bl = ll, best = static_cast<int>(c);
+        if (norm > bn) bn = norm, best_norm = static_cast<int>(c);
+      }
+      int gold = j["gold"];
+      correct += best == gold;
+      correct_norm += best_norm == gold;
+      if (k == 0) dr.prompt = q;
+    }
+    dr.mc_items = static_cast<int>(mc.size());
+    if (!mc.empty()) {
+      dr.mc_acc = static_cast<double>(correct) / mc.size();
+      dr.mc_acc_norm = static_cast<double>(correct_norm) / mc.size();
+    }
+    if (dr.prompt.empty()) {
+      std::vector<std::string> docs = ReadLines((d / "test.txt").string(), 1);
+      if (!docs.empty()) dr.prompt = docs[0].substr(0, 40);
+    }
+    if (opts.continuation_tokens > 0 && !dr.prompt.empty()) {
+      QG_ASSIGN_OR_RETURN(
+          std::vector<int> gen,
+          model::GreedyGenerate(*lm, tok->Encode(dr.prompt, true),
+                                opts.continuation_tokens, true));
+      dr.continuation = tok->Decode(gen, true);
+    }
+    rep.domains.push_back(dr);
+  }
+
+  // Cross-domain unigram table and vocabulary overlap.
+  std::vector<std::set<int>> types(domains.size());
+  for (size_t i = 0; i < domains.size(); ++i)
+    types[i].insert(train[i].begin(), train[i].end());
+  rep.cross_unigram.assign(domains.size(),
+                           std::vector<double>(domains.size(), 0));
+  rep.overlap.assign(domains.size(), std::vector<double>(domains.size(), 0));
+  for (size_t i = 0; i < domains.size(); ++i) {
+    for (size_t j = 0; j < domains.size(); ++j) {
+      rep.cross_unigram[i][j] =
+          model::UnigramPerplexity(train[i], test[j], rep.vocab_size,
+                                   opts.seq_len)
+              .ppl();
+      size_t inter = 0;
+      for (int t : types[i]) inter += types[j].count(t);
+      size_t uni = types[i].size() + types[j].size() - inter;
+      rep.overlap[i][j] = uni ? static_cast<double>(inter) / uni : 0.0;
+    }
+  }
+  return rep;
+}
+
+std::string FormatDemoReport(const DemoReport& r) {
+  std::string s = absl::StrFormat(
+      "model: %d parameters, vocabulary %d\n\n"
+      "Held-out test perplexity (model vs add-one unigram on the same "
+      "training text and tokenizer)\n%-11s %8s %10s %12s %8s %7s %9s\n",
+      r.parameters, r.vocab_size, "domain", "tokens", "model", "unigram",
+      "ratio", "mc_acc", "acc_norm");
+  for (const auto& d : r.domains) {
+    absl::StrAppendFormat(&s, "%-11s %8d %10.2f %12.2f %8.1fx %7.3f %9.3f\n",
+                          d.name, d.test_tokens, d.model_ppl, d.unigram_ppl,
+                          d.unigram_ppl / d.model_ppl, d.mc_acc, d.mc_acc_norm);
+  }
+  absl::StrAppend(&s,
+                  "\nUnigram perplexity: row = training domain, column = "
+                  "test domain\n");
+  absl::StrAppendFormat(&s, "%-11s", "");
+  for (const auto& d : r.domains) absl::StrAppendFormat(&s, " %11s", d.name);
+  s += "\n";
+  for (size_t i = 0; i < r.domains.size(); ++i) {
+    absl::StrAppendFormat(&s, "%-11s", r.domains[i].name);
+    for (double v : r.cross_unigram[i]) absl::StrAppendFormat(&s, " %11.1f", v);
+    s += "\n";
+  }
+  absl::StrAppend(&s,
+                  "\nVocabulary overlap (Jaccard of token types used in "
+                  "train splits)\n");
+  absl::StrAppendFormat(&s, "%-11s", "");
+  for (const auto& d : r.domains) absl::StrAppendFormat(&s, " %11s", d.name);
+  s += "\n";
+  for (size_t i = 0; i < r.domains.size(); ++i) {
+    absl::StrAppendFormat(&s, "%-11s", r.domains[i].name);
+    for (double v : r.overlap[i]) absl::StrAppendFormat(&s, " %11.3f", v);
+    s += "\n";
+  }
+  absl::StrAppend(&s, "\nGreedy continuations\n");
+  for (const auto& d : r.domains) {
+    absl::StrAppendFormat(&s, "[%s] %s ⟶ %s\n", d.name, d.prompt,
+                          d.continuation);
+  }
+  return s;
+}
+
+std::string DemoReportJson(const DemoReport& r) {
+  nlohmann::ordered_json j;
+  j["parameters"] = r.parameters;
+  j["vocab_size"] = r.vocab_size;
+  j["domains"] = nlohmann::ordered_json::array();
+  std::vector<std::string> names;
+  for (const auto& d : r.domains) {
+    names.push_back(d.name);
+    nlohmann::ordered_json dj;
+    dj["name"] = d.name;
+    dj["test_tokens"] = d.test_tokens;
+    dj["model_ppl"] = d.model_ppl;
+    dj["unigram_ppl"] = d.unigram_ppl;
+    dj["mc_items"] = d.mc_items;
+    dj["mc_acc"] = d.mc_acc;
+    dj["mc_acc_norm"] = d.mc_acc_norm;
+    dj["prompt"] = d.prompt;
+    dj["continuation"] = d.continuation;
+    j["domains"].push_back(dj);
+  }
+  j["domain_names"] = names;
+  j["cross_unigram_ppl"] = r.cross_unigram;
+  j["vocab_overlap_jaccard"] = r.overlap;
+  return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace qgrid::eval

@@ -1,0 +1,111 @@
+// Evaluate() on a model: the CausalLM scorer plus efficiency figures. Kept
+// apart from evaluate.cc so that code using only EvaluateWithScorer does
+// not pull in the model runtime.
+#include <chrono>
+
+#include "common/status_macros.h"
+#include "eval/dataset.h"
+#include "eval/efficiency.h"
+#include "eval/evaluate.h"
+#include "eval/perplexity.h"
+#include "eval/prompt.h"
+#include "model/causal_lm.h"
+
+namespace qgrid::eval {
+namespace {
+
+// GPTQ-style perplexity (eval/perplexity.h): the documents joined with
+// "\n\n" (GPTQ joins WikiText-2's test lines so), tokenized once with the
+// tokenizer's special tokens, windows of the task's seqlen (capped at the
+// model's context).
+absl::StatusOr<nlohmann::json> EvaluateGptqPerplexity(const model::CausalLM& lm,
+                                                      const TaskConfig& task,
+                                                      const EvalOptions& opts) {
+  if (lm.tokenizer() == nullptr)
+    return absl::FailedPreconditionError("the model has no tokenizer");
+  const std::string data_dir = ResolveDataDir(opts.data_dir);
+  QG_ASSIGN_OR_RETURN(std::vector<Document> docs,
+                      LoadSplit(task, task.test_split, data_dir));
+  std::string text;
+  for (size_t i = 0; i < docs.size(); ++i) {
+    std::string t;
+    if (task.doc_to_text.empty()) {
+      QG_ASSIGN_OR_RETURN(auto v,
+                          ResolveTemplateValue("{{text}}", docs[i].fields));
+      t = JsonToText(v);
+    } else {
+      QG_ASSIGN_OR_RETURN(t, DocToText(task, docs[i]));
+    }
+    if (i) text += "\n\n";
+    text += t;
+  }
+  std::vector<int> ids = lm.tokenizer()->Encode(text, true);
+  PerplexityOptions po;
+  int64_t seqlen = opts.max_length > 0 ? opts.max_length : task.seqlen;
+  po.seqlen = std::min<int64_t>(seqlen, lm.config().max_position_embeddings);
+  po.batch_size = std::max(1, opts.batch_size / 4);
+  po.show_progress = opts.progress;
+  po.label = "ppl " + task.task;
+  auto t0 = std::chrono::steady_clock::now();
+  QG_ASSIGN_OR_RETURN(PerplexityResult r, Perplexity(lm, ids, po));
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  nlohmann::json result;
+  result["results"][task.task] = {{"alias", task.task},
+                                  {"perplexity,none", r.ppl},
+                                  {"perplexity_stderr,none", "N/A"},
+                                  {"mean_nll,none", r.mean_nll}};
+  result["n-shot"][task.task] = 0;
+  result["n-samples"][task.task] = {{"original", r.tokens},
+                                    {"effective", r.predicted}};
+  result["config"] = {
+      {"task", task.task},           {"source", task.source},
+      {"output_type", "perplexity"}, {"perplexity_style", "gptq"},
+      {"seqlen", r.seqlen},          {"windows", r.windows},
+      {"data_dir", data_dir},        {"model", lm.source_dir()}};
+  result["seeds"] = nlohmann::json::object();
+  result["efficiency"] = {{"weight_bytes", lm.WeightBytes()},
+                          {"peak_rss_bytes", PeakRssBytes()},
+                          {"eval_seconds", secs}};
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> Evaluate(const model::CausalLM& lm,
+                                        const TaskConfig& task,
+                                        const EvalOptions& opts) {
+  if (task.output_type == OutputType::kPerplexity &&
+      task.perplexity_style == "gptq")
+    return EvaluateGptqPerplexity(lm, task, opts);
+  ScorerOptions so;
+  so.batch_size = opts.batch_size;
+  so.reuse_context = opts.reuse_context;
+  so.max_length = opts.max_length;
+  so.add_bos = opts.add_bos;
+  QG_ASSIGN_OR_RETURN(auto scorer, CausalLMScorer::Create(lm, so));
+  auto t0 = std::chrono::steady_clock::now();
+  QG_ASSIGN_OR_RETURN(nlohmann::json result,
+                      EvaluateWithScorer(*scorer, task, opts));
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  ScorerStats st = scorer->stats();
+  nlohmann::json eff = {
+      {"weight_bytes", lm.WeightBytes()},
+      {"peak_rss_bytes", PeakRssBytes()},
+      {"eval_seconds", secs},
+      {"forward_tokens_per_s", secs > 0 ? st.forward_tokens / secs : 0.0}};
+  if (opts.measure_speed) {
+    QG_ASSIGN_OR_RETURN(Efficiency e, MeasureEfficiency(lm));
+    eff["prefill_tokens_per_s"] = e.prefill_tokens_per_s;
+    eff["decode_tokens_per_s"] = e.decode_tokens_per_s;
+    eff["peak_rss_bytes"] = PeakRssBytes();
+  }
+  result["efficiency"] = eff;
+  result["config"]["model"] = lm.source_dir();
+  return result;
+}
+
+}  // namespace qgrid::eval

@@ -1,0 +1,316 @@
+#include "quant/export.h"
+
+#include <ATen/ATen.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "model/safetensors.h"
+#include "quant/packing.h"
+#include "quant/quant_linear.h"
+#include "quant/torch_guard.h"
+
+namespace qgrid::quant {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// Files a tokenizer may need (model/tokenizer.h LoadTokenizer reads these).
+constexpr const char* kTokenizerFiles[] = {"tokenizer.model",
+                                           "tokenizer.json",
+                                           "tokenizer_config.json",
+                                           "special_tokens_map.json",
+                                           "generation_config.json",
+                                           "added_tokens.json",
+                                           "vocab.json",
+                                           "merges.txt",
+                                           "tokenizer.model.v3"};
+
+// The integer form of a layer, from a fake-quant layer or a packed one.
+struct IntegerForm {
+  at::Tensor codes, scales, zeros, g_idx;  // [out,in], [out,G], [out,G], [in]
+  int bits = 0;
+};
+
+bool GetIntegerForm(const model::Linear& l, IntegerForm* f) {
+  const model::Linear* base = &l;
+  if (auto* a = dynamic_cast<const ActQuantLinear*>(base)) base = &a->inner();
+  if (auto* fq = dynamic_cast<const FakeQuantLinear*>(base)) {
+    const QuantizedWeight& q = fq->quantized();
+    if (!q.has_exact_codes()) return false;
+    f->codes = q.codes.cpu();
+    f->scales = q.scales.cpu();
+    f->zeros = q.zeros.cpu();
+    f->g_idx = q.g_idx.cpu();
+    f->bits = q.bits;
+    return true;
+  }
+  if (auto* p = dynamic_cast<const PackedLinear*>(base)) {
+    f->codes = p->Codes();
+    f->scales = p->scales().t().to(at::kFloat).contiguous();
+    f->zeros = p->Zeros();
+    f->g_idx = p->g_idx();
+    f->bits = p->bits();
+    return true;
+  }
+  return false;
+}
+
+absl::Status WriteText(const std::string& path, const std::string& text) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  if (!f) return absl::InternalError(path + ": cannot write");
+  f << text;
+  if (!f) return absl::InternalError(path + ": write failed");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadText(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return absl::NotFoundError(path + ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
+                         const std::string& out_dir, ExportFormat format) {
+  QG_RETURN_IF_ERROR(Validate(cfg, &lm.config()));
+  QG_RETURN_IF_ERROR(ValidateExport(cfg, lm.config(), format));
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec) return absl::InternalError(out_dir + ": " + ec.message());
+
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  json static_scales = json::object();
+  int common_bits = 0, common_group = -1;
+  bool any_packed = false;
+  QG_RETURN_IF_ERROR(GuardTorch([&]() -> absl::Status {
+    std::map<std::string, const model::Linear*> linears;
+    for (const model::LinearRef& r : lm.Linears()) {
+      linears[r.name] = r.slot->get();
+      const model::Linear* base = r.slot->get();
+      if (auto* a = dynamic_cast<const ActQuantLinear*>(base))
+        base = &a->inner();
+      if (auto* fq = dynamic_cast<const FakeQuantLinear*>(base))
+        if (fq->act().static_scale > 0)
+          static_scales[r.name] = fq->act().static_scale;
+    }
+    for (auto& [name, t] : lm.StateDict()) {
+      const std::string suffix = ".weight";
+      const bool is_weight =
+          name.size() > suffix.size() &&
+          name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+      const std::string module =
+          is_weight ? name.substr(0, name.size() - suffix.size()) : "";
+      auto it = linears.find(module);
+      IntegerForm f;
+      if (format == ExportFormat::kFake || !is_weight || it == linears.end() ||
+          cfg.Resolve(module).skip || !GetIntegerForm(*it->second, &f)) {
+        tensors.emplace_back(name, t.detach().cpu().contiguous());
+        continue;
+      }
+      any_packed = true;
+      const int64_t out = f.codes.size(0), in = f.codes.size(1);
+      const int64_t G = f.scales.size(1);
+      common_bits = f.bits;
+      common_group = G == 1 ? -1 : static_cast<int>(in / G);
+      if (format == ExportFormat::kGptq) {
+        QG_ASSIGN_OR_RETURN(at::Tensor qweight,
+                            PackRows(f.codes.t().contiguous(), f.bits));
+        const int64_t mask = (int64_t{1} << f.bits) - 1;
+        at::Tensor z = (f.zeros.t().to(at::kLong) - 1).bitwise_and(mask);
+        QG_ASSIGN_OR_RETURN(at::Tensor qzeros,
+                            PackCols(z.to(at::kInt).contiguous(), f.bits));
+        tensors.emplace_back(module + ".qweight", qweight);
+        tensors.emplace_back(module + ".qzeros", qzeros);
+        tensors.emplace_back(module + ".scales",
+                             f.scales.t().to(at::kHalf).contiguous());
+        tensors.emplace_back(module + ".g_idx",
+                             f.g_idx.to(at::kInt).contiguous());
+      } else {
+        // AWQ has no g_idx: groups must be contiguous.
+        at::Tensor expect = at::arange(in, at::kLong)
+                                .floor_divide(std::max<int64_t>(in / G, 1))
+                                .to(at::kInt);
+        if (!at::equal(f.g_idx.to(at::kInt), expect))
+          return absl::InvalidArgumentError(
+              module + ": --format awq needs contiguous groups (no act-order)");
+        QG_ASSIGN_OR_RETURN(at::Tensor qweight,
+                            PackAwqCols(f.codes.t().contiguous()));
+        QG_ASSIGN_OR_RETURN(at::Tensor qzeros,
+                            PackAwqCols(f.zeros.t().contiguous()));
+        tensors.emplace_back(module + ".qweight", qweight);
+        tensors.emplace_back(module + ".qzeros", qzeros);
+        tensors.emplace_back(module + ".scales",
+                             f.scales.t().to(at::kHalf).contiguous());
+      }
+      (void)out;
+    }
+    return absl::OkStatus();
+  }));
+  QG_RETURN_IF_ERROR(model::WriteSafetensors(
+      (fs::path(out_dir) / "model.safetensors").string(), tensors,
+      {{"format", "pt"}}));
+
+  json config = json::parse(lm.config().raw_json, nullptr, false);
+  if (config.is_discarded() || !config.is_object()) {
+    return absl::FailedPreconditionError(
+        "export: the model's config.json text is not available");
+  }
+  if (format != ExportFormat::kFake && any_packed) {
+    if (format == ExportFormat::kGptq) {
+      config["quantization_config"] = {{"quant_method", "gptq"},
+                                       {"bits", common_bits},
+                                       {"group_size", common_group},
+                                       {"desc_act", cfg.act_order},
+                                       {"sym", cfg.sym},
+                                       {"static_groups", cfg.static_groups},
+                                       {"damp_percent", cfg.percdamp},
+                                       {"true_sequential", false},
+                                       {"checkpoint_format", "gptq"}};
+    } else {
+      config["quantization_config"] = {{"quant_method", "awq"},
+                                       {"bits", 4},
+                                       {"group_size", common_group},
+                                       {"zero_point", true},
+                                       {"version", "gemm"}};
+    }
+  } else {
+    config.erase("quantization_config");
+  }
+  const char* fname = format == ExportFormat::kFake   ? "fake"
+                      : format == ExportFormat::kGptq ? "gptq"
+                                                      : "awq";
+  config["qgrid_quantization"] = {
+      {"format", fname},
+      {"config", json::parse(cfg.ToCanonicalJson())},
+      {"act_static_scales", static_scales}};
+  QG_RETURN_IF_ERROR(WriteText((fs::path(out_dir) / "config.json").string(),
+                               config.dump(2) + "\n"));
+  const std::string src = lm.source_dir();
+  if (!src.empty() && fs::absolute(src, ec) != fs::absolute(out_dir, ec)) {
+    for (const char* f : kTokenizerFiles) {
+      fs::path from = fs::path(src) / f;
+      if (!fs::exists(from, ec)) continue;
+      fs::copy_file(from, fs::path(out_dir) / f,
+                    fs::copy_options::overwrite_existing, ec);
+      if (ec)
+        return absl::InternalError(
+            absl::StrCat("export: copying ", f, ": ", ec.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+decltype(model::LoadOptions::linear_factory) QuantizedLinearFactory() {
+  return [](const std::string& name, const model::Checkpoint& ckpt,
+            const model::ModelConfig& config, const model::LoadOptions& opts)
+             -> absl::StatusOr<std::shared_ptr<model::Linear>> {
+    if (!ckpt.Has(name + ".qweight")) return std::shared_ptr<model::Linear>();
+    json j = json::parse(config.raw_json, nullptr, false);
+    if (j.is_discarded() || !j.contains("quantization_config"))
+      return absl::InvalidArgumentError(
+          name +
+          ".qweight present but config.json has no "
+          "quantization_config");
+    const json& qc = j["quantization_config"];
+    const std::string method = qc.value("quant_method", "");
+    const int bits = qc.value("bits", 4);
+    const int group_size = qc.value("group_size", -1);
+    std::shared_ptr<model::Linear> out;
+    absl::Status st = GuardTorch([&]() -> absl::Status {
+      QG_ASSIGN_OR_RETURN(at::Tensor qweight, ckpt.Load(name + ".qweight"));
+      QG_ASSIGN_OR_RETURN(at::Tensor qzeros, ckpt.Load(name + ".qzeros"));
+      QG_ASSIGN_OR_RETURN(at::Tensor scales, ckpt.Load(name + ".scales"));
+      at::Tensor bias;
+      if (ckpt.Has(name + ".bias")) {
+        QG_ASSIGN_OR_RETURN(bias, ckpt.Load(name + ".bias", opts.dtype));
+      }
+      if (method == "gptq") {
+        const int64_t in = qweight.size(0) * 32 / bits;
+        at::Tensor g_idx;
+        if (ckpt.Has(name + ".g_idx")) {
+          QG_ASSIGN_OR_RETURN(g_idx, ckpt.Load(name + ".g_idx"));
+        } else {
+          const int64_t g = group_size > 0 ? group_size : in;
+          g_idx = at::arange(in, at::kLong).floor_divide(g).to(at::kInt);
+        }
+        QG_ASSIGN_OR_RETURN(
+            auto p, PackedLinear::Create(qweight, qzeros, scales, g_idx, bits,
+                                         bias, opts.dtype));
+        out = p;
+      } else if (method == "awq") {
+        if (bits != 4)
+          return absl::InvalidArgumentError(name +
+                                            ": AWQ GEMM checkpoints are 4-bit");
+        const int64_t in = qweight.size(0), out_f = qweight.size(1) * 8;
+        QG_ASSIGN_OR_RETURN(at::Tensor codes, UnpackAwqCols(qweight, out_f));
+        QG_ASSIGN_OR_RETURN(at::Tensor zeros, UnpackAwqCols(qzeros, out_f));
+        const int64_t G = scales.size(0);
+        QuantizedWeight q;
+        q.codes = codes.t().contiguous();
+        q.zeros = zeros.t().contiguous();
+        q.scales = scales.to(at::kFloat).t().contiguous();
+        q.g_idx = at::arange(in, at::kLong).floor_divide(in / G).to(at::kInt);
+        q.bits = 4;
+        QG_ASSIGN_OR_RETURN(auto p,
+                            PackedLinear::FromQuantized(q, bias, opts.dtype));
+        out = p;
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat(name, ": unsupported quant_method '", method,
+                         "' (qgrid reads gptq and awq)"));
+      }
+      return absl::OkStatus();
+    });
+    if (!st.ok()) return st;
+    return out;
+  };
+}
+
+absl::StatusOr<std::unique_ptr<model::CausalLM>> LoadModel(
+    const std::string& dir, model::LoadOptions opts) {
+  const std::string cfg_path = (fs::path(dir) / "config.json").string();
+  QG_ASSIGN_OR_RETURN(std::string text, ReadText(cfg_path));
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded())
+    return absl::InvalidArgumentError(cfg_path + ": not valid JSON");
+  if (j.contains("quantization_config") && !opts.linear_factory)
+    opts.linear_factory = QuantizedLinearFactory();
+  QG_ASSIGN_OR_RETURN(auto lm, model::CausalLM::Load(dir, opts));
+  if (!j.contains("qgrid_quantization")) return lm;
+  const json& q = j["qgrid_quantization"];
+  if (!q.contains("config")) return lm;
+  QG_ASSIGN_OR_RETURN(
+      QuantConfig cfg,
+      ParseQuantConfig(q["config"].dump(), cfg_path + ": qgrid_quantization"));
+  if (cfg.a_bits < 16) {
+    for (model::LinearRef& r : lm->Linears()) {
+      if (cfg.Resolve(r.name).skip) continue;
+      ActQuantSpec act;
+      act.bits = cfg.a_bits;
+      act.per_token = cfg.a_granularity == "per_token";
+      if (q.contains("act_static_scales") &&
+          q["act_static_scales"].contains(r.name))
+        act.static_scale = q["act_static_scales"][r.name].get<double>();
+      *r.slot = std::make_shared<ActQuantLinear>(*r.slot, act);
+    }
+  }
+  if (cfg.kv_bits < 16) {
+    const int bits = cfg.kv_bits, g = cfg.kv_group_size;
+    lm->SetKVTransform([bits, g](int, bool, const at::Tensor& x) {
+      return FakeQuantKV(x, bits, g);
+    });
+  }
+  return lm;
+}
+
+}  // namespace qgrid::quant

@@ -1,0 +1,53 @@
+// Saving quantized models and loading them back.
+//
+// ExportModel writes a Hugging Face folder: config.json (the source config
+// plus `quantization_config` for packed formats and `qgrid_quantization`
+// with qgrid's canonical QuantConfig and runtime settings), one
+// model.safetensors, and the source's tokenizer files.
+//   fake: plain dense weights (dequantized), loadable by anything.
+//   gptq: per quantized linear `qweight` int32 [in*bits/32, out] (packed
+//         along the input dim, LSB-first), `qzeros` int32 [groups,
+//         out*bits/32] holding zero-1, `scales` fp16 [groups, out], `g_idx`
+//         int32 [in]; quantization_config {quant_method: "gptq", bits,
+//         group_size, desc_act, sym, ...} (AutoGPTQ / vLLM layout).
+//   awq:  4-bit GEMM layout: `qweight` int32 [in, out/8] and `qzeros` int32
+//         [groups, out/8] with AWQ's interleaved nibble order, `scales` fp16
+//         [groups, out]; quantization_config {quant_method: "awq", bits: 4,
+//         group_size, zero_point: true, version: "gemm"}.
+// Layers left dense (skipped by rules, lm_head) are stored as `.weight`.
+//
+// LoadModel reads all three back: it installs QuantizedLinearFactory when
+// config.json has a gptq/awq quantization_config, and re-installs the
+// activation and KV-cache fake-quant recorded in `qgrid_quantization`.
+//
+// Thread-safety: free functions; ExportModel only reads the model.
+#ifndef QGRID_QUANT_EXPORT_H_
+#define QGRID_QUANT_EXPORT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "model/causal_lm.h"
+#include "quant/quant_config.h"
+
+namespace qgrid::quant {
+
+absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
+                         const std::string& out_dir, ExportFormat format);
+
+// The LoadOptions::linear_factory for gptq/awq checkpoints: builds a
+// PackedLinear for a linear stored as `<name>.qweight`; nullptr otherwise
+// (the loader then reads a dense weight). `config` is the checkpoint's
+// config (its raw_json holds quantization_config).
+decltype(model::LoadOptions::linear_factory) QuantizedLinearFactory();
+
+// CausalLM::Load that understands qgrid's and GPTQ/AWQ exports (see above).
+// Plain checkpoints load as usual.
+absl::StatusOr<std::unique_ptr<model::CausalLM>> LoadModel(
+    const std::string& dir, model::LoadOptions opts = model::LoadOptions());
+
+}  // namespace qgrid::quant
+
+#endif  // QGRID_QUANT_EXPORT_H_
