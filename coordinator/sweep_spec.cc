@@ -126,6 +126,7 @@ const std::map<std::string, Param>& TestKeys() {
       // Synthetic jobs only: how long the job takes and a forced failure.
       {"duration_ms", {Type::kInt, 0, 3.6e6}},
       {"fail", {Type::kString}},
+      {"fail_attempts", {Type::kInt, 0, 100}},
   };
   return *m;
 }
@@ -498,7 +499,7 @@ class Parser {
                                       : std::vector<std::string>{}));
     if (spec.kind == "eval") {
       for (size_t i = 0; i < spec.tests.size(); ++i) {
-        for (const char* k : {"duration_ms", "fail"}) {
+        for (const char* k : {"duration_ms", "fail", "fail_attempts"}) {
           if (spec.tests[i].config.contains(k)) {
             return Err(root["tests"][i][k], absl::StrCat("tests[", i, "]"),
                        absl::StrCat("'", k, "' is for kind: synthetic only"));
