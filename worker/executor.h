@@ -47,9 +47,23 @@ class JobExecutor {
   virtual std::vector<std::string> HeldQuantKeys() = 0;
 };
 
-// Picks the executor for a job kind: "synthetic" always works; "eval" needs
-// the real executor (nullptr when this build has none).
 std::unique_ptr<JobExecutor> MakeSyntheticExecutor(size_t cache_capacity = 4);
+
+// Routes each job to the executor of its kind: "synthetic" to `synthetic`,
+// "eval" to `eval` (which may be null when this build has no real executor:
+// such jobs then fail permanently with a message saying so).
+class KindRouter : public JobExecutor {
+ public:
+  KindRouter(std::unique_ptr<JobExecutor> synthetic,
+             std::unique_ptr<JobExecutor> eval)
+      : synthetic_(std::move(synthetic)), eval_(std::move(eval)) {}
+  absl::StatusOr<JobOutcome> Run(const qgrid::v1::Job& job,
+                                 JobControl* control) override;
+  std::vector<std::string> HeldQuantKeys() override;
+
+ private:
+  std::unique_ptr<JobExecutor> synthetic_, eval_;
+};
 
 }  // namespace qgrid::worker
 
