@@ -1,9 +1,11 @@
 // qgrid coordinator | worker | submit | status | watch | cancel | retry |
 // workers | results | run: the sweep service from the command line.
+#include <errno.h>
 #include <google/protobuf/util/json_util.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "cli/commands.h"
 #include "common/progress.h"
 #include "coordinator/service.h"
@@ -223,29 +226,41 @@ absl::StatusOr<pb::SweepStatus> Watch(Client& c, const std::string& id,
   }
 }
 
-// Blocks SIGINT/SIGTERM in every thread and returns a thread that calls
-// `on_signal(count)` for each one received (count from 1). Signals are
-// handled synchronously (sigwait), so the handler may lock and log.
+// SIGINT/SIGTERM handling: a process-wide handler (whichever thread the
+// kernel picks, libraries' threads included) writes the signal to a pipe; a
+// watcher thread reads it and calls `on_signal(count)` (count from 1) outside
+// signal context, so it may lock and log. Return false to stop watching.
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void QgridOnSignal(int sig) {
+  unsigned char b = static_cast<unsigned char>(sig);
+  ssize_t n = write(g_signal_pipe[1], &b, 1);
+  (void)n;
+}
+
 std::thread SignalWatcher(std::function<bool(int)> on_signal) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGUSR1);  // internal: wake the watcher to exit
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return std::thread([set, on_signal] {
-    for (int n = 1;; ++n) {
-      int sig = 0;
-      if (sigwait(&set, &sig) != 0) return;
-      if (sig == SIGUSR1) return;
-      if (!on_signal(n)) return;
+  if (g_signal_pipe[0] < 0 && pipe(g_signal_pipe) != 0) return std::thread();
+  struct sigaction sa = {};
+  sa.sa_handler = QgridOnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  return std::thread([on_signal] {
+    for (int n = 1;;) {
+      unsigned char b = 0;
+      ssize_t r = read(g_signal_pipe[0], &b, 1);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0 || b == 0) return;  // 0: StopWatcher
+      if (!on_signal(n++)) return;
     }
   });
 }
 
 void StopWatcher(std::thread& t) {
   if (!t.joinable()) return;
-  pthread_kill(t.native_handle(), SIGUSR1);
+  unsigned char zero = 0;
+  ssize_t n = write(g_signal_pipe[1], &zero, 1);
+  (void)n;
   t.join();
 }
 
@@ -449,18 +464,24 @@ void RegisterWorker(CLI::App& app) {
       gethostname(host, sizeof(host) - 1);
       o.name = absl::StrCat(host, "-", getpid());
     }
-    auto executor = MakeExecutor(*wf);
-    worker::WorkerAgent agent(o, executor.get());
-    std::thread watcher = SignalWatcher([&agent](int n) {
+    // Block the signals before any thread (gRPC's included) exists, so they
+    // reach only the watcher.
+    std::atomic<worker::WorkerAgent*> live{nullptr};
+    std::thread watcher = SignalWatcher([&live](int n) {
+      worker::WorkerAgent* a = live.load();
+      if (!a) std::_Exit(128 + SIGTERM);  // nothing to drain yet
       if (n == 1) {
         LOG(INFO) << "draining: finishing the current job (signal again to "
                      "give it back now)";
-        agent.Drain();
+        a->Drain();
         return true;
       }
-      agent.Stop();
+      a->Stop();
       return false;
     });
+    auto executor = MakeExecutor(*wf);
+    worker::WorkerAgent agent(o, executor.get());
+    live.store(&agent);
     absl::Status s = agent.Run();
     StopWatcher(watcher);
     auto st = agent.stats();
@@ -763,16 +784,25 @@ void RegisterRun(CLI::App& app) {
       tmpdir = tmpl;
       db = tmpdir + "/qgrid.db";
     }
+    std::vector<std::unique_ptr<worker::WorkerAgent>> agents;
+    absl::Mutex agents_mu;
+    std::thread watcher = SignalWatcher([&](int n) {
+      absl::MutexLock l(&agents_mu);
+      for (auto& a : agents) n == 1 ? a->Drain() : a->Stop();
+      return n == 1;
+    });
     coordinator::ServerOptions so;
     so.db_path = db;
     so.listen = "127.0.0.1:0";
     so.scheduler = SchedOpts(f->sched);
     auto server = coordinator::CoordinatorServer::Start(so);
-    if (!server.ok()) return (void)FailStatus(server.status());
+    if (!server.ok()) {
+      StopWatcher(watcher);
+      return (void)FailStatus(server.status());
+    }
     worker::RpcOptions rpc;
     rpc.address = (*server)->address();
     std::vector<std::unique_ptr<worker::JobExecutor>> executors;
-    std::vector<std::unique_ptr<worker::WorkerAgent>> agents;
     std::vector<std::thread> threads;
     for (int i = 0; i < std::max(1, f->workers); ++i) {
       worker::AgentOptions o;
@@ -782,6 +812,7 @@ void RegisterRun(CLI::App& app) {
       o.prefetch = f->worker.prefetch;
       o.max_idle_poll_ms = 200;
       executors.push_back(MakeExecutor(f->worker));
+      absl::MutexLock l(&agents_mu);
       agents.push_back(
           std::make_unique<worker::WorkerAgent>(o, executors.back().get()));
       threads.emplace_back([a = agents.back().get()] {
@@ -789,12 +820,11 @@ void RegisterRun(CLI::App& app) {
         if (!s.ok()) LOG(ERROR) << "local worker: " << s;
       });
     }
-    std::thread watcher = SignalWatcher([&agents](int n) {
-      for (auto& a : agents) n == 1 ? a->Drain() : a->Stop();
-      return n == 1;
-    });
     auto finish = [&] {
-      for (auto& a : agents) a->Stop();
+      {
+        absl::MutexLock l(&agents_mu);
+        for (auto& a : agents) a->Stop();
+      }
       for (auto& t : threads) t.join();
       StopWatcher(watcher);
       (*server)->Shutdown();

@@ -277,7 +277,11 @@ std::vector<json> TidyRows(const std::vector<ResultRow>& rows,
                            const std::string& sweep_id) {
   std::vector<json> out;
   for (const auto& r : rows) {
-    json base = {{"sweep", sweep_id}, {"job_id", r.job_id}, {"state", r.state}};
+    json base = {{"sweep", sweep_id},
+                 {"job_id", r.job_id},
+                 {"state", r.state},
+                 {"worker", r.worker_id},
+                 {"attempt", r.attempt}};
     for (const char* k : {"model", "method", "bits", "calibration", "test",
                           "shots", "seed", "repeat", "iid"}) {
       base[k] = r.labels.contains(k) ? r.labels[k] : json(nullptr);

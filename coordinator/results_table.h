@@ -22,6 +22,8 @@ struct ResultRow {
   nlohmann::json labels;  // model, method, bits, calibration, test, shots,
                           // seed, repeat, iid (see sweep_spec.h)
   std::string state;      // done, pending, ...
+  std::string worker_id;  // who produced the result (tidy rows)
+  int attempt = 0;
   std::map<std::string, double> metrics;
 };
 

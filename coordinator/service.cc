@@ -361,6 +361,7 @@ class ClientServiceImpl final : public pb::ClientService::Service {
       ResultRow row;
       row.job_id = j.id;
       row.state = db::JobStateName(j.state);
+      row.attempt = j.attempt;
       json c = json::parse(j.config_json, nullptr, false);
       if (c.is_object() && c.contains("labels")) row.labels = c["labels"];
       auto it = by_job.find(j.id);
@@ -379,6 +380,8 @@ class ClientServiceImpl final : public pb::ClientService::Service {
         jr->mutable_result()->set_efficiency_json(r.efficiency_json);
         jr->mutable_result()->set_eval_json(r.eval_json);
         jr->set_worker_id(r.worker_id);
+        row.worker_id = r.worker_id;
+        row.attempt = r.attempt;
       }
       rows.push_back(std::move(row));
     }

@@ -222,6 +222,9 @@ class WorkerAgent::Impl {
   }
 
   void RunJob(const pb::Job& job) {
+    LOG(INFO) << "job " << job.id() << " attempt " << job.attempt()
+              << ": start (" << job.kind() << ", quant key "
+              << job.quant_key().substr(0, 12) << ")";
     {
       absl::MutexLock l(&mu);
       running = true;
@@ -256,6 +259,8 @@ class WorkerAgent::Impl {
       // decides (first valid result wins; stale ones change nothing).
       reports.push_back(r);
       ++stats.jobs_done;
+      LOG(INFO) << "job " << job.id() << " attempt " << job.attempt()
+                << ": done";
       return;
     }
     if (why == CancelReason::kCoordinator) {

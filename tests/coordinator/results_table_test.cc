@@ -58,8 +58,8 @@ TEST(RenderResults, TidyJsonAndCsvHaveOneRowPerJobAndMetric) {
   ASSERT_TRUE(csv.ok());
   EXPECT_EQ(std::count(csv->begin(), csv->end(), '\n'), 9);
   EXPECT_EQ(csv->substr(0, csv->find('\n')),
-            "sweep,job_id,state,model,method,bits,calibration,test,shots,seed,"
-            "repeat,iid,metric,value");
+            "sweep,job_id,state,worker,attempt,model,method,bits,calibration,"
+            "test,shots,seed,repeat,iid,metric,value");
 }
 
 TEST(RenderResults, TerminalAndLatexTablesAndMissingCells) {
