@@ -336,8 +336,9 @@ absl::StatusOr<std::string> RenderResults(const std::vector<ResultRow>& rows,
   if (format == "csv") {
     std::ostringstream out;
     const std::vector<std::string> cols = {
-        "sweep", "job_id", "state", "model",  "method", "bits",   "calibration",
-        "test",  "shots",  "seed",  "repeat", "iid",    "metric", "value"};
+        "sweep",  "job_id", "state",       "worker", "attempt", "model",
+        "method", "bits",   "calibration", "test",   "shots",   "seed",
+        "repeat", "iid",    "metric",      "value"};
     out << absl::StrJoin(cols, ",") << "\n";
     for (const auto& row : TidyRows(rows, sweep_id)) {
       std::vector<std::string> cells;
