@@ -1,7 +1,246 @@
+// `qgrid eval` and `qgrid tasks`.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "cli/commands.h"
+#include "eval/evaluate.h"
+#include "eval/task_config.h"
+#include "model/causal_lm.h"
 
 namespace qgrid::cli {
+namespace {
 
-void RegisterEvalCommands(CLI::App& app) {}
+struct EvalFlags {
+  std::string model_dir;
+  std::vector<std::string> tasks;
+  int shots = -1;
+  int64_t limit = 0;
+  std::string data_dir;
+  int batch_size = 8;
+  std::string device = "cpu";
+  std::string dtype = "float32";
+  bool json = false;
+  std::string samples_out;
+  int64_t seed = -1;
+  bool no_reuse = false;
+  bool add_bos = false;
+  bool speed = false;
+  int64_t max_length = 0;
+};
+
+void PrintTable(const nlohmann::json& result) {
+  for (const auto& [task, metrics] : result["results"].items()) {
+    std::printf("%-24s", task.c_str());
+    bool first = true;
+    for (const auto& [key, value] : metrics.items()) {
+      if (key == "alias" || key.find("_stderr") != std::string::npos ||
+          !value.is_number())
+        continue;
+      std::string name = key.substr(0, key.find(','));
+      std::string stderr_key = name + "_stderr,none";
+      std::printf("%s%s %.4f", first ? "" : "  ", name.c_str(),
+                  value.get<double>());
+      if (metrics.contains(stderr_key) && metrics[stderr_key].is_number())
+        std::printf(" ± %.4f", metrics[stderr_key].get<double>());
+      first = false;
+    }
+    int64_t n = result["n-samples"][task]["effective"].get<int64_t>();
+    std::printf("  (n=%lld, %d-shot)\n", static_cast<long long>(n),
+                result["n-shot"][task].get<int>());
+  }
+  if (result.contains("groups")) {
+    for (const auto& [g, m] : result["groups"].items()) {
+      if (!m.contains("acc,none")) continue;
+      std::printf("  %-30s acc %.4f (n=%lld)\n", g.c_str(),
+                  m["acc,none"].get<double>(),
+                  static_cast<long long>(m["n"].get<int64_t>()));
+    }
+  }
+  if (result.contains("efficiency")) {
+    const auto& e = result["efficiency"];
+    std::printf("weights %.2f MiB, peak RSS %.1f MiB, %.1f s",
+                e["weight_bytes"].get<double>() / (1 << 20),
+                e["peak_rss_bytes"].get<double>() / (1 << 20),
+                e["eval_seconds"].get<double>());
+    if (e.contains("prefill_tokens_per_s"))
+      std::printf(", prefill %.0f tok/s, decode %.1f tok/s",
+                  e["prefill_tokens_per_s"].get<double>(),
+                  e["decode_tokens_per_s"].get<double>());
+    std::printf("\n");
+  }
+}
+
+int RunEval(const EvalFlags& f) {
+  model::LoadOptions lo;
+  lo.device = f.device;
+  if (f.dtype == "float16") {
+    lo.dtype = at::kHalf;
+  } else if (f.dtype == "bfloat16") {
+    lo.dtype = at::kBFloat16;
+  } else if (f.dtype != "float32") {
+    std::cerr << "error: --dtype must be float32, float16 or bfloat16\n";
+    return 2;
+  }
+  // Resolve every task first so that a typo fails before the model loads.
+  std::vector<eval::TaskConfig> tasks;
+  for (const auto& t : f.tasks) {
+    for (absl::string_view name : absl::StrSplit(t, ',', absl::SkipEmpty())) {
+      auto c = eval::ResolveTask(std::string(name));
+      if (!c.ok()) {
+        std::cerr << "error: " << c.status().message() << "\n";
+        return 2;
+      }
+      tasks.push_back(*c);
+    }
+  }
+  auto lm = model::CausalLM::Load(f.model_dir, lo);
+  if (!lm.ok()) {
+    std::cerr << "error: " << lm.status().message() << "\n";
+    return 1;
+  }
+  eval::EvalOptions o;
+  o.shots = f.shots;
+  o.limit = f.limit;
+  o.batch_size = f.batch_size;
+  if (f.seed >= 0) o.seed = static_cast<uint64_t>(f.seed);
+  o.data_dir = f.data_dir;
+  o.samples_out = f.samples_out;
+  o.progress = true;
+  o.reuse_context = !f.no_reuse;
+  o.add_bos = f.add_bos;
+  o.measure_speed = f.speed;
+  o.max_length = f.max_length;
+  nlohmann::json all;
+  for (const auto& t : tasks) {
+    auto r = eval::Evaluate(**lm, t, o);
+    if (!r.ok()) {
+      std::cerr << "error: " << r.status().message() << "\n";
+      return 1;
+    }
+    if (all.is_null()) {
+      all = *r;
+    } else {
+      for (const char* k : {"results", "n-shot", "n-samples"})
+        all[k].update((*r)[k]);
+      if (r->contains("groups")) all["groups"].update((*r)["groups"]);
+      all["configs"][t.task] = (*r)["config"];
+      all["efficiency"] = (*r)["efficiency"];
+    }
+  }
+  if (f.json)
+    std::cout << all.dump(2, ' ', false,
+                          nlohmann::json::error_handler_t::replace)
+              << "\n";
+  else
+    PrintTable(all);
+  return 0;
+}
+
+int RunTasks(bool json) {
+  auto all = eval::ListBuiltinTasks();
+  if (!all.ok()) {
+    std::cerr << "error: " << all.status().message() << "\n";
+    return 1;
+  }
+  if (json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& t : *all) {
+      nlohmann::json files;
+      for (const auto& [split, pats] : t.data_files) files[split] = pats;
+      out.push_back({{"task", t.task},
+                     {"output_type", eval::OutputTypeName(t.output_type)},
+                     {"num_fewshot", t.num_fewshot},
+                     {"metrics", t.metrics},
+                     {"data_files", files},
+                     {"subjects", t.subjects.size()},
+                     {"documentation", t.documentation}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::printf("Built-in tasks (%s); data under --data-dir / QGRID_DATA_DIR "
+              "(now: %s)\n\n",
+              eval::BuiltinTasksDir().c_str(),
+              eval::ResolveDataDir("").c_str());
+  for (const auto& t : *all) {
+    std::printf("%-18s %-16s %d-shot  ", t.task.c_str(),
+                eval::OutputTypeName(t.output_type), t.num_fewshot);
+    bool first = true;
+    for (const auto& [split, pats] : t.data_files)
+      for (const auto& p : pats) {
+        std::printf("%s%s: %s", first ? "" : ", ", split.c_str(), p.c_str());
+        first = false;
+      }
+    if (!t.subjects.empty())
+      std::printf("  [%zu subjects]", t.subjects.size());
+    std::printf("\n");
+  }
+  std::printf("\nA task is also any FILE.yaml in the same format; "
+              "`qgrid tasks --json` shows each task's documentation.\n");
+  return 0;
+}
+
+}  // namespace
+
+void RegisterEvalCommands(CLI::App& app) {
+  auto flags = std::make_shared<EvalFlags>();
+  CLI::App* ev = app.add_subcommand(
+      "eval",
+      "Evaluate a model on tasks (lm-evaluation-harness semantics): "
+      "multiple choice, C-Eval/CMMLU letters, classification, extractive QA, "
+      "perplexity. Prints a table, or the results JSON with --json.");
+  ev->add_option("--model", flags->model_dir,
+                 "Hugging Face model directory (config.json, safetensors, "
+                 "tokenizer)")
+      ->required();
+  ev->add_option("--task", flags->tasks,
+                 "Built-in task name (see `qgrid tasks`), NAME:SUBSET for a "
+                 "category or subject of grouped tasks (ceval:humanities), or "
+                 "a FILE.yaml; repeat or comma-separate for several")
+      ->required();
+  ev->add_option("--shots", flags->shots,
+                 "Few-shot examples per prompt (default: the task's)");
+  ev->add_option("--limit", flags->limit,
+                 "Evaluate only the first N documents (0 = all)");
+  ev->add_option("--data-dir", flags->data_dir,
+                 "Directory the task data files are relative to (default "
+                 "$QGRID_DATA_DIR, else ./data)");
+  ev->add_option("--batch-size", flags->batch_size,
+                 "Contexts per forward batch (default 8)");
+  ev->add_option("--device", flags->device, "cpu or cuda:N (default cpu)");
+  ev->add_option("--dtype", flags->dtype,
+                 "float32 (default), float16 or bfloat16");
+  ev->add_flag("--json", flags->json, "Print the results JSON document");
+  ev->add_option("--samples-out", flags->samples_out,
+                 "Append per-sample records (prompt, choices, "
+                 "log-likelihoods, prediction, gold) to this JSONL file");
+  ev->add_option("--seed", flags->seed,
+                 "Few-shot sampling seed (default: the task's, 1234)");
+  ev->add_flag("--no-reuse", flags->no_reuse,
+               "Score every (context + continuation) whole instead of "
+               "reusing the context's KV cache (same results, slower)");
+  ev->add_flag("--add-bos", flags->add_bos,
+               "Prepend BOS to every context (lm-eval's add_bos_token; off "
+               "by default as in lm-eval)");
+  ev->add_flag("--speed", flags->speed,
+               "Also measure prefill and decode tokens/s");
+  ev->add_option("--max-length", flags->max_length,
+                 "Context window in tokens (default: the model's max "
+                 "positions)");
+  ev->callback([flags] { SetExitCode(RunEval(*flags)); });
+
+  auto tasks_json = std::make_shared<bool>(false);
+  CLI::App* ts = app.add_subcommand(
+      "tasks", "List the built-in evaluation tasks and where each expects "
+               "its data files");
+  ts->add_flag("--json", *tasks_json,
+               "Print the list as JSON, with each task's documentation");
+  ts->callback([tasks_json] { SetExitCode(RunTasks(*tasks_json)); });
+}
 
 }  // namespace qgrid::cli

@@ -104,10 +104,19 @@ struct KVCache {
 };
 
 // What every block of one forward call shares.
+// Positions come from the attention mask (cumsum(mask) - 1, as Hugging
+// Face's generate does), so left-padded rows get the same RoPE phases as
+// unpadded ones.
 struct AttentionContext {
   at::Tensor positions;  // [B, T] int64, position ids for RoPE
-  at::Tensor mask;       // [B, 1, T, past+T] additive (0 / -inf)
+  // [B, 1, T, past+T] float32 additive: 0 where attended, the lowest finite
+  // float elsewhere (as Hugging Face uses finfo.min: rows that attend to
+  // nothing, e.g. left padding, stay finite instead of NaN).
+  at::Tensor mask;
   int64_t past_length = 0;
+  // RoPE tables [B, T, head_dim] float32 for `positions` (filled by
+  // MakeContext; LayerForward computes them when left undefined).
+  at::Tensor cos, sin;
 };
 
 struct LoadOptions {
@@ -148,7 +157,9 @@ class CausalLM {
 
   const ModelConfig& config() const { return config_; }
   const Tokenizer* tokenizer() const { return tokenizer_.get(); }
-  void set_tokenizer(std::unique_ptr<Tokenizer> t) { tokenizer_ = std::move(t); }
+  void set_tokenizer(std::unique_ptr<Tokenizer> t) {
+    tokenizer_ = std::move(t);
+  }
   at::ScalarType dtype() const { return opts_.dtype; }
   at::Device device() const;
   const std::string& source_dir() const { return source_dir_; }
@@ -156,10 +167,9 @@ class CausalLM {
   // ids: [B, T] int64. attention_mask: [B, past+T] (1 real, 0 padding) or
   // undefined for all ones. Returns float32 logits [B, T, vocab]. With a
   // cache, attends to and appends to it.
-  absl::StatusOr<at::Tensor> Forward(const at::Tensor& ids,
-                                     const at::Tensor& attention_mask =
-                                         at::Tensor(),
-                                     KVCache* cache = nullptr) const;
+  absl::StatusOr<at::Tensor> Forward(
+      const at::Tensor& ids, const at::Tensor& attention_mask = at::Tensor(),
+      KVCache* cache = nullptr) const;
 
   // The same forward in pieces, for block-by-block calibration.
   at::Tensor Embed(const at::Tensor& ids) const;
@@ -192,6 +202,8 @@ class CausalLM {
 
  private:
   CausalLM() = default;
+  struct WeightSource;  // where Init reads tensors from (causal_lm.cc)
+  absl::Status Init(WeightSource& src);
   at::Tensor CallLinear(const std::string& name, const Linear& l,
                         const at::Tensor& x) const;
 

@@ -39,7 +39,13 @@ class Tokenizer {
 
 // Loads the tokenizer in `dir`. Prefers tokenizer.json over tokenizer.model,
 // as Hugging Face's AutoTokenizer does; reads tokenizer_config.json and
-// special_tokens_map.json when present.
+// special_tokens_map.json when present. A tokenizer.json with components
+// qgrid does not implement falls back to tokenizer.model when that exists
+// (with a warning); otherwise the error names the file and the component.
+//
+// Implementations: model/hf_tokenizer.h (tokenizer.json BPE),
+// model/sentencepiece.h (tokenizer.model, through a dlopen()ed shim);
+// training SentencePiece models: model/sentencepiece_trainer.h.
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadTokenizer(
     const std::string& dir);
 

@@ -1,0 +1,397 @@
+#include "eval/evaluate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/progress.h"
+#include "common/status_macros.h"
+#include "eval/dataset.h"
+#include "eval/metrics.h"
+#include "eval/prompt.h"
+
+namespace qgrid::eval {
+namespace {
+
+using json = nlohmann::json;
+
+// Per-document outcome: metric name -> value, plus the sample record.
+struct DocOutcome {
+  std::map<std::string, double> metrics;
+  json sample;
+};
+
+std::string PickFewshotSplit(const TaskConfig& c,
+                             const std::string& eval_split) {
+  for (const std::string* s :
+       {&c.fewshot_split, &c.training_split, &c.validation_split})
+    if (!s->empty() && HasSplit(c, *s)) return *s;
+  return eval_split;
+}
+
+// Adapts scorer progress callbacks to a Progress bar.
+ProgressFn ProgressAdapter(std::unique_ptr<Progress>* bar, bool enabled,
+                           const std::string& label, const char* unit) {
+  if (!enabled) return nullptr;
+  return [bar, label, unit](int64_t done, int64_t total) {
+    if (!*bar) *bar = std::make_unique<Progress>(label, total, unit, true);
+    (*bar)->Add(done - (*bar)->done());
+  };
+}
+
+}  // namespace
+
+int ParseGeneratedLabel(const std::string& answer,
+                        const std::vector<std::string>& labels) {
+  std::string a = absl::AsciiStrToLower(answer);
+  int best = -1;
+  size_t best_pos = std::string::npos, best_len = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    std::string l = absl::AsciiStrToLower(
+        std::string(absl::StripAsciiWhitespace(labels[i])));
+    if (l.empty()) continue;
+    size_t pos = a.find(l);
+    if (pos == std::string::npos) continue;
+    if (best < 0 || pos < best_pos ||
+        (pos == best_pos && l.size() > best_len)) {
+      best = static_cast<int>(i);
+      best_pos = pos;
+      best_len = l.size();
+    }
+  }
+  return best;
+}
+
+absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
+                                        const EvalOptions& opts) {
+  const std::string data_dir = ResolveDataDir(opts.data_dir);
+  std::string eval_split = task.test_split;
+  if (!HasSplit(task, eval_split) && HasSplit(task, task.validation_split))
+    eval_split = task.validation_split;
+  QG_ASSIGN_OR_RETURN(std::vector<Document> all_docs,
+                      LoadSplit(task, eval_split, data_dir));
+  const int64_t original = static_cast<int64_t>(all_docs.size());
+  std::vector<Document> docs = all_docs;
+  if (opts.limit > 0 && static_cast<int64_t>(docs.size()) > opts.limit)
+    docs.resize(opts.limit);
+  if (docs.empty())
+    return absl::InvalidArgumentError(absl::StrCat(
+        "task '", task.task, "': split '", eval_split, "' has no documents"));
+  const int k = task.output_type == OutputType::kPerplexity
+                    ? 0
+                    : (opts.shots >= 0 ? opts.shots : task.num_fewshot);
+  const uint64_t seed = opts.seed.value_or(task.seed);
+
+  std::vector<Document> pool;
+  bool same_split = true;
+  std::string fewshot_split;
+  if (k > 0) {
+    fewshot_split = PickFewshotSplit(task, eval_split);
+    same_split = fewshot_split == eval_split;
+    if (same_split) {
+      pool = all_docs;
+    } else {
+      QG_ASSIGN_OR_RETURN(pool, LoadSplit(task, fewshot_split, data_dir));
+    }
+  }
+
+  const int64_t n = static_cast<int64_t>(docs.size());
+  std::vector<DocOutcome> out(n);
+  std::unique_ptr<Progress> bar;
+  const std::string label = "eval " + task.task;
+
+  auto prefix_of = [&](int64_t i) {
+    return FewshotPrefix(task, pool, docs[i], i, same_split, k, seed);
+  };
+
+  switch (task.output_type) {
+    case OutputType::kMultipleChoice:
+    case OutputType::kClassification:
+      if (task.output_type == OutputType::kMultipleChoice ||
+          task.classification_mode == "loglikelihood") {
+        std::vector<LoglikelihoodRequest> reqs;
+        std::vector<std::vector<std::string>> choices(n);
+        std::vector<int> gold(n);
+        std::vector<size_t> first(n);
+        std::vector<std::string> prompts(n);
+        for (int64_t i = 0; i < n; ++i) {
+          QG_ASSIGN_OR_RETURN(std::string prefix, prefix_of(i));
+          QG_ASSIGN_OR_RETURN(choices[i], DocToChoices(task, docs[i]));
+          QG_ASSIGN_OR_RETURN(gold[i], GoldIndex(task, docs[i], choices[i]));
+          first[i] = reqs.size();
+          if (task.multiple_input) {
+            auto cont = RenderTemplate(task.doc_to_target, docs[i].fields);
+            if (!cont.ok())
+              return Annotate(cont.status(),
+                              "task '" + task.task + "': " + docs[i].Where());
+            prompts[i] = prefix;
+            for (const auto& ch : choices[i])
+              reqs.push_back({prefix + ch, task.target_delimiter + *cont});
+          } else {
+            QG_ASSIGN_OR_RETURN(std::string text, DocToText(task, docs[i]));
+            prompts[i] = prefix + text;
+            for (const auto& ch : choices[i])
+              reqs.push_back({prompts[i], task.target_delimiter + ch});
+          }
+        }
+        QG_ASSIGN_OR_RETURN(
+            auto res,
+            scorer.Loglikelihood(
+                reqs, ProgressAdapter(&bar, opts.progress, label, "requests")));
+        for (int64_t i = 0; i < n; ++i) {
+          std::vector<double> ll, norm;
+          json greedy = json::array();
+          for (size_t j = 0; j < choices[i].size(); ++j) {
+            const auto& r = res[first[i] + j];
+            ll.push_back(r.logprob);
+            // acc_norm: lm-eval divides by the choice's length in characters.
+            norm.push_back(r.logprob /
+                           std::max<int64_t>(1, Utf8Length(choices[i][j])));
+            greedy.push_back(r.is_greedy);
+          }
+          int pred = Argmax(ll), pred_norm = Argmax(norm);
+          auto& o = out[i];
+          o.metrics["acc"] = pred == gold[i] ? 1.0 : 0.0;
+          o.metrics["acc_norm"] = pred_norm == gold[i] ? 1.0 : 0.0;
+          o.sample = {{"prompt", prompts[i]}, {"choices", choices[i]},
+                      {"loglikelihoods", ll}, {"is_greedy", greedy},
+                      {"prediction", pred},   {"prediction_norm", pred_norm},
+                      {"gold", gold[i]}};
+        }
+        break;
+      }
+      [[fallthrough]];
+    case OutputType::kGenerate: {
+      std::vector<GenerationRequest> reqs(n);
+      for (int64_t i = 0; i < n; ++i) {
+        QG_ASSIGN_OR_RETURN(std::string prefix, prefix_of(i));
+        QG_ASSIGN_OR_RETURN(std::string text, DocToText(task, docs[i]));
+        reqs[i] = {prefix + text, task.until, task.max_gen_toks};
+      }
+      QG_ASSIGN_OR_RETURN(
+          auto gens, scorer.Generate(reqs, ProgressAdapter(&bar, opts.progress,
+                                                           label, "docs")));
+      for (int64_t i = 0; i < n; ++i) {
+        auto& o = out[i];
+        o.sample = {{"prompt", reqs[i].context}, {"generation", gens[i]}};
+        if (task.output_type == OutputType::kGenerate) {
+          QG_ASSIGN_OR_RETURN(auto golds, GoldAnswers(task, docs[i]));
+          // SQuAD v2 lists no answers for unanswerable questions; the
+          // official script then scores against the empty string.
+          std::vector<std::string> nonempty;
+          for (const auto& g : golds)
+            if (!NormalizeSquadAnswer(g).empty()) nonempty.push_back(g);
+          o.metrics["exact_match"] = SquadExactMatch(gens[i], nonempty);
+          o.metrics["f1"] = SquadF1(gens[i], nonempty);
+          o.metrics["number_match"] =
+              golds.empty() ? 0.0 : NumberExactMatch(gens[i], golds[0]);
+          o.sample["gold"] = golds;
+        } else {
+          QG_ASSIGN_OR_RETURN(auto choices, DocToChoices(task, docs[i]));
+          QG_ASSIGN_OR_RETURN(int gold, GoldIndex(task, docs[i], choices));
+          int pred = ParseGeneratedLabel(gens[i], choices);
+          o.metrics["acc"] = pred == gold ? 1.0 : 0.0;
+          o.sample["choices"] = choices;
+          o.sample["prediction"] = pred;
+          o.sample["gold"] = gold;
+        }
+      }
+      break;
+    }
+    case OutputType::kLoglikelihood: {
+      std::vector<LoglikelihoodRequest> reqs(n);
+      for (int64_t i = 0; i < n; ++i) {
+        QG_ASSIGN_OR_RETURN(std::string prefix, prefix_of(i));
+        QG_ASSIGN_OR_RETURN(std::string text, DocToText(task, docs[i]));
+        QG_ASSIGN_OR_RETURN(auto golds, GoldAnswers(task, docs[i]));
+        reqs[i] = {prefix + text,
+                   task.target_delimiter + (golds.empty() ? "" : golds[0])};
+      }
+      QG_ASSIGN_OR_RETURN(
+          auto res, scorer.Loglikelihood(reqs, ProgressAdapter(
+                                                   &bar, opts.progress, label,
+                                                   "requests")));
+      for (int64_t i = 0; i < n; ++i) {
+        out[i].metrics["acc"] = res[i].is_greedy ? 1.0 : 0.0;
+        out[i].metrics["loglikelihood"] = res[i].logprob;
+        out[i].sample = {{"prompt", reqs[i].context},
+                         {"target", reqs[i].continuation},
+                         {"loglikelihood", res[i].logprob},
+                         {"is_greedy", res[i].is_greedy}};
+      }
+      break;
+    }
+    case OutputType::kMcLetter: {
+      std::vector<std::string> contexts(n);
+      std::vector<int> gold(n);
+      std::vector<std::string> letters;
+      for (int64_t i = 0; i < n; ++i) {
+        QG_ASSIGN_OR_RETURN(std::string prefix, prefix_of(i));
+        QG_ASSIGN_OR_RETURN(std::string text, DocToText(task, docs[i]));
+        QG_ASSIGN_OR_RETURN(auto choices, DocToChoices(task, docs[i]));
+        if (i == 0) letters = choices;
+        if (choices != letters)
+          return absl::InvalidArgumentError(absl::StrCat(
+              "task '", task.task, "': ", docs[i].Where(),
+              ": mc_letter needs the same choice letters for every document"));
+        QG_ASSIGN_OR_RETURN(gold[i], GoldIndex(task, docs[i], choices));
+        contexts[i] = prefix + text;
+      }
+      QG_ASSIGN_OR_RETURN(auto scores, scorer.NextTokenScores(
+                                           contexts, letters,
+                                           ProgressAdapter(&bar, opts.progress,
+                                                           label, "docs")));
+      for (int64_t i = 0; i < n; ++i) {
+        int pred = Argmax(scores[i]);
+        out[i].metrics["acc"] = pred == gold[i] ? 1.0 : 0.0;
+        out[i].sample = {{"prompt", contexts[i]},
+                         {"choices", letters},
+                         {"scores", scores[i]},
+                         {"prediction", pred},
+                         {"gold", gold[i]}};
+      }
+      break;
+    }
+    case OutputType::kPerplexity: {
+      if (task.perplexity_style != "rolling")
+        return absl::UnimplementedError(
+            "task '" + task.task +
+            "': GPTQ-style perplexity needs a model (Evaluate(CausalLM))");
+      std::vector<std::string> texts(n);
+      for (int64_t i = 0; i < n; ++i) {
+        if (task.doc_to_text.empty()) {
+          auto v = ResolveTemplateValue("{{text}}", docs[i].fields);
+          if (!v.ok()) return Annotate(v.status(), docs[i].Where());
+          texts[i] = JsonToText(*v);
+        } else {
+          QG_ASSIGN_OR_RETURN(texts[i], DocToText(task, docs[i]));
+        }
+      }
+      QG_ASSIGN_OR_RETURN(
+          auto res,
+          scorer.LoglikelihoodRolling(
+              texts, ProgressAdapter(&bar, opts.progress, label, "docs")));
+      for (int64_t i = 0; i < n; ++i) {
+        out[i].metrics["loglikelihood"] = res[i].logprob;
+        out[i].metrics["words"] = static_cast<double>(CountWords(texts[i]));
+        out[i].metrics["bytes"] = static_cast<double>(texts[i].size());
+        out[i].sample = {{"loglikelihood", res[i].logprob},
+                         {"tokens", res[i].num_tokens}};
+      }
+      break;
+    }
+  }
+  if (bar) bar->Finish();
+
+  // Aggregate.
+  json task_res = {{"alias", task.task}};
+  auto aggregate = [&](const std::vector<int64_t>& idx, json* dst) {
+    if (task.output_type == OutputType::kPerplexity) {
+      RollingTotals t;
+      for (int64_t i : idx) {
+        t.loglikelihood += out[i].metrics["loglikelihood"];
+        t.words += static_cast<int64_t>(out[i].metrics["words"]);
+        t.bytes += static_cast<int64_t>(out[i].metrics["bytes"]);
+      }
+      for (const auto& m : task.metrics) {
+        if (m == "word_perplexity") (*dst)[m + ",none"] = t.WordPerplexity();
+        if (m == "byte_perplexity") (*dst)[m + ",none"] = t.BytePerplexity();
+        if (m == "bits_per_byte") (*dst)[m + ",none"] = t.BitsPerByte();
+        (*dst)[m + "_stderr,none"] = "N/A";
+      }
+      return;
+    }
+    for (const auto& m : task.metrics) {
+      if (m == "perplexity" &&
+          task.output_type == OutputType::kLoglikelihood) {
+        // lm-eval's perplexity aggregation: exp(-mean(ll)).
+        std::vector<double> ll;
+        for (int64_t i : idx) ll.push_back(out[i].metrics["loglikelihood"]);
+        (*dst)["perplexity,none"] = std::exp(-Mean(ll));
+        (*dst)["perplexity_stderr,none"] = "N/A";
+        continue;
+      }
+      std::vector<double> v;
+      for (int64_t i : idx) {
+        auto it = out[i].metrics.find(m);
+        if (it != out[i].metrics.end()) v.push_back(it->second);
+      }
+      if (v.empty()) continue;
+      (*dst)[m + ",none"] = Mean(v);
+      (*dst)[m + "_stderr,none"] = MeanStderr(v);
+    }
+  };
+  std::vector<int64_t> all_idx(n);
+  for (int64_t i = 0; i < n; ++i) all_idx[i] = i;
+  aggregate(all_idx, &task_res);
+  for (const auto& m : task.metrics)
+    if (task.output_type != OutputType::kPerplexity &&
+        !task_res.contains(m + ",none") && !out.empty() &&
+        !out[0].metrics.count(m))
+      return absl::InvalidArgumentError(absl::StrCat(
+          "task '", task.task, "' (", task.source, "): field 'metrics': '", m,
+          "' is not produced by output_type ",
+          OutputTypeName(task.output_type)));
+
+  json result;
+  result["results"][task.task] = task_res;
+  if (!task.subjects.empty()) {
+    std::map<std::string, std::vector<int64_t>> by_subject;
+    for (int64_t i = 0; i < n; ++i)
+      by_subject[docs[i].fields.value("subject", "")].push_back(i);
+    json groups = json::object();
+    for (const auto& [subject, idx] : by_subject) {
+      json g = {{"n", idx.size()}};
+      aggregate(idx, &g);
+      groups[subject] = g;
+    }
+    result["groups"] = groups;
+  }
+  result["n-shot"][task.task] = k;
+  result["n-samples"][task.task] = {{"original", original}, {"effective", n}};
+  result["config"] = {{"task", task.task},
+                      {"source", task.source},
+                      {"output_type", OutputTypeName(task.output_type)},
+                      {"split", eval_split},
+                      {"fewshot_split", fewshot_split},
+                      {"fewshot_sampler", task.fewshot_sampler},
+                      {"target_delimiter", task.target_delimiter},
+                      {"fewshot_delimiter", task.fewshot_delimiter},
+                      {"metrics", task.metrics},
+                      {"data_dir", data_dir},
+                      {"limit", opts.limit},
+                      {"batch_size", opts.batch_size},
+                      {"reuse_context", opts.reuse_context},
+                      {"add_bos", opts.add_bos}};
+  result["seeds"] = {{"fewshot_seed", seed}};
+  if (task.carve_size > 0) result["seeds"]["carve_seed"] = task.carve_seed;
+  ScorerStats st = scorer.stats();
+  result["scorer"] = {{"forward_tokens", st.forward_tokens},
+                      {"scored_tokens", st.scored_tokens},
+                      {"forward_calls", st.forward_calls},
+                      {"generated_tokens", st.generated_tokens}};
+
+  if (!opts.samples_out.empty()) {
+    std::ofstream f(opts.samples_out, std::ios::app);
+    if (!f)
+      return absl::PermissionDeniedError("cannot write samples to " +
+                                         opts.samples_out);
+    for (int64_t i = 0; i < n; ++i) {
+      json rec = out[i].sample;
+      rec["task"] = task.task;
+      rec["doc_id"] = i;
+      rec["where"] = docs[i].Where();
+      rec["doc"] = docs[i].fields;
+      json m = json::object();
+      for (const auto& [name, v] : out[i].metrics) m[name] = v;
+      rec["metrics"] = m;
+      f << rec.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    }
+  }
+  return result;
+}
+
+}  // namespace qgrid::eval

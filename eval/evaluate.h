@@ -1,0 +1,86 @@
+// Evaluate one task on one model: the call the worker makes for every
+// test-set job and that `qgrid eval` wraps.
+//
+// Evaluate() loads the task's documents, builds the prompts (eval/prompt.h),
+// sends every request to the scorer at once (so it can sort, batch and
+// reuse contexts), computes the metrics and returns a JSON document in the
+// spirit of lm-evaluation-harness's results file:
+//
+//   {"results": {"arc_easy": {"alias": "arc_easy", "acc,none": 0.25,
+//                             "acc_stderr,none": 0.01, ...}},
+//    "groups": {"ceval:law": {...}},          // per subject, grouped tasks
+//    "n-shot": {"arc_easy": 0},
+//    "n-samples": {"arc_easy": {"original": 2376, "effective": 50}},
+//    "config": {...}, "seeds": {"fewshot_seed": 1234},
+//    "efficiency": {"weight_bytes": .., "peak_rss_bytes": .., ...}}
+//
+// Per-output-type semantics:
+//   multiple_choice  one request (context, target_delimiter + choice) per
+//                    choice; acc = argmax ll, acc_norm = argmax ll/len(choice
+//                    in characters). multiple_input: (prefix + option,
+//                    delimiter + continuation).
+//   mc_letter        next-token log-probs of the choice letters after the
+//                    prompt (C-Eval official); acc.
+//   classification   loglikelihood: as multiple_choice (acc); generate:
+//                    greedy answer, mapped to the label whose text occurs
+//                    first in it (case-insensitive); none = wrong.
+//   generate         greedy until a stop sequence; SQuAD exact_match / f1
+//                    (as fractions; the official script's x100 is not
+//                    applied).
+//                    number_match: GSM8K's final number (metrics.h).
+//   loglikelihood    one (context, delimiter + target) per document: acc =
+//                    target is greedy, perplexity = exp(-mean ll) (LAMBADA).
+//   perplexity       rolling: word_perplexity, byte_perplexity,
+//                    bits_per_byte over all documents.
+//
+// Thread-safety: one call per scorer at a time.
+#ifndef QGRID_EVAL_EVALUATE_H_
+#define QGRID_EVAL_EVALUATE_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "eval/scorer.h"
+#include "eval/task_config.h"
+
+namespace qgrid::model {
+class CausalLM;
+}
+
+namespace qgrid::eval {
+
+struct EvalOptions {
+  int shots = -1;     // -1: the task's num_fewshot
+  int64_t limit = 0;  // 0: all documents (else the first `limit`)
+  int batch_size = 8;
+  std::optional<uint64_t> seed;  // few-shot seed override
+  std::string data_dir;          // "" = $QGRID_DATA_DIR, else "data"
+  std::string samples_out;       // JSONL of per-sample records when set
+  bool progress = false;         // progress bar with ETA on stderr
+  bool reuse_context = true;     // KV reuse (eval/scorer.h)
+  int64_t max_length = 0;        // 0 = model's max positions
+  bool add_bos = false;          // lm-eval default: no BOS on contexts
+  bool measure_speed = false;    // prefill/decode tokens/s (efficiency.h)
+};
+
+absl::StatusOr<nlohmann::json> Evaluate(const model::CausalLM& lm,
+                                        const TaskConfig& task,
+                                        const EvalOptions& opts);
+
+// The same on any scorer (tests use a fake one).
+absl::StatusOr<nlohmann::json> EvaluateWithScorer(Scorer& scorer,
+                                                  const TaskConfig& task,
+                                                  const EvalOptions& opts);
+
+// The label a generated answer maps to: the choice whose lowercased text
+// occurs earliest in the lowercased answer (ties: the longer label); -1 when
+// none occurs (unparseable, counted wrong).
+int ParseGeneratedLabel(const std::string& answer,
+                        const std::vector<std::string>& labels);
+
+}  // namespace qgrid::eval
+
+#endif  // QGRID_EVAL_EVALUATE_H_

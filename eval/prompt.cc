@@ -1,0 +1,175 @@
+#include "eval/prompt.h"
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace qgrid::eval {
+namespace {
+
+using json = nlohmann::json;
+
+absl::Status At(const TaskConfig& c, const Document& d,
+                const std::string& field, const absl::Status& s) {
+  return absl::Status(s.code(), absl::StrCat("task '", c.task, "': ", d.Where(),
+                                             ": ", field, ": ", s.message()));
+}
+
+bool IsInteger(const std::string& s) {
+  if (s.empty()) return false;
+  size_t i = s[0] == '-' ? 1 : 0;
+  return i < s.size() && std::all_of(s.begin() + i, s.end(), ::isdigit);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> DocToText(const TaskConfig& c, const Document& d) {
+  auto v = ResolveTemplateValue(c.doc_to_text, d.fields);
+  if (!v.ok()) return At(c, d, "doc_to_text", v.status());
+  return JsonToText(*v);
+}
+
+absl::StatusOr<std::vector<std::string>> DocToChoices(const TaskConfig& c,
+                                                      const Document& d) {
+  std::vector<std::string> out;
+  if (!c.doc_to_choice_list.empty()) {
+    for (const auto& t : c.doc_to_choice_list) {
+      auto s = RenderTemplate(t, d.fields);
+      if (!s.ok()) return At(c, d, "doc_to_choice", s.status());
+      out.push_back(*s);
+    }
+    return out;
+  }
+  auto v = ResolveTemplateValue(c.doc_to_choice, d.fields);
+  if (!v.ok()) return At(c, d, "doc_to_choice", v.status());
+  if (!v->is_array())
+    return At(c, d, "doc_to_choice",
+              absl::InvalidArgumentError("did not resolve to a list"));
+  for (const auto& e : *v) out.push_back(JsonToText(e));
+  if (out.empty())
+    return At(c, d, "doc_to_choice", absl::InvalidArgumentError("no choices"));
+  return out;
+}
+
+absl::StatusOr<int> GoldIndex(const TaskConfig& c, const Document& d,
+                              const std::vector<std::string>& choices) {
+  const std::string& field = c.multiple_input ? "doc_to_gold" : "doc_to_target";
+  const std::string& tpl = c.multiple_input ? c.doc_to_gold : c.doc_to_target;
+  auto v = ResolveTemplateValue(tpl, d.fields);
+  if (!v.ok()) return At(c, d, field, v.status());
+  int64_t idx = -1;
+  if (v->is_number_integer()) {
+    idx = v->get<int64_t>();
+  } else if (v->is_number()) {
+    idx = static_cast<int64_t>(v->get<double>());
+  } else {
+    std::string s = JsonToText(*v);
+    auto it = std::find(choices.begin(), choices.end(), s);
+    if (it != choices.end())
+      idx = it - choices.begin();
+    else if (IsInteger(s))
+      idx = std::stoll(s);
+    else
+      return At(c, d, field,
+                absl::InvalidArgumentError("'" + s +
+                                           "' is neither an index nor one of "
+                                           "the choices"));
+  }
+  if (idx < 0 || idx >= static_cast<int64_t>(choices.size()))
+    return At(c, d, field,
+              absl::InvalidArgumentError(
+                  absl::StrCat("gold index ", idx, " out of range (",
+                               choices.size(), " choices)")));
+  return static_cast<int>(idx);
+}
+
+absl::StatusOr<std::vector<std::string>> GoldAnswers(const TaskConfig& c,
+                                                     const Document& d) {
+  auto v = ResolveTemplateValue(c.doc_to_target, d.fields);
+  if (!v.ok()) return At(c, d, "doc_to_target", v.status());
+  std::vector<std::string> out;
+  if (v->is_array()) {
+    for (const auto& e : *v) out.push_back(JsonToText(e));
+  } else {
+    out.push_back(JsonToText(*v));
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> FormatShot(const TaskConfig& c, const Document& d) {
+  std::string target;
+  if (c.output_type == OutputType::kGenerate ||
+      c.output_type == OutputType::kLoglikelihood ||
+      c.output_type == OutputType::kPerplexity) {
+    QG_ASSIGN_OR_RETURN(auto golds, GoldAnswers(c, d));
+    target = golds.empty() ? "" : golds[0];
+  } else if (c.multiple_input) {
+    // WinoGrande: the right context option, then the shared continuation.
+    QG_ASSIGN_OR_RETURN(auto choices, DocToChoices(c, d));
+    QG_ASSIGN_OR_RETURN(int gold, GoldIndex(c, d, choices));
+    auto cont = RenderTemplate(c.doc_to_target, d.fields);
+    if (!cont.ok()) return At(c, d, "doc_to_target", cont.status());
+    return choices[gold] + c.target_delimiter + *cont;
+  } else {
+    QG_ASSIGN_OR_RETURN(auto choices, DocToChoices(c, d));
+    QG_ASSIGN_OR_RETURN(int gold, GoldIndex(c, d, choices));
+    target = choices[gold];
+  }
+  QG_ASSIGN_OR_RETURN(std::string text, DocToText(c, d));
+  return text + c.target_delimiter + target;
+}
+
+std::vector<int64_t> SelectShots(const TaskConfig& c,
+                                 const std::vector<Document>& pool,
+                                 const Document& doc, int64_t doc_index,
+                                 bool same_split, int k, uint64_t seed) {
+  if (k <= 0) return {};
+  // Candidates: same subject for grouped tasks, never the doc itself.
+  std::vector<int64_t> cand;
+  const json* subject =
+      doc.fields.contains("subject") ? &doc.fields["subject"] : nullptr;
+  for (int64_t i = 0; i < static_cast<int64_t>(pool.size()); ++i) {
+    if (subject && (!pool[i].fields.contains("subject") ||
+                    pool[i].fields["subject"] != *subject))
+      continue;
+    if (same_split ? (i == doc_index) : (pool[i].fields == doc.fields))
+      continue;
+    cand.push_back(i);
+  }
+  if (c.fewshot_sampler == "first_n") {
+    if (static_cast<int64_t>(cand.size()) > k) cand.resize(k);
+    return cand;
+  }
+  // Partial Fisher-Yates with a per-document stream.
+  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL +
+                      static_cast<uint64_t>(doc_index) + 1);
+  int64_t take = std::min<int64_t>(k, cand.size());
+  for (int64_t i = 0; i < take; ++i) {
+    int64_t j = i + static_cast<int64_t>(rng() % (cand.size() - i));
+    std::swap(cand[i], cand[j]);
+  }
+  cand.resize(take);
+  return cand;
+}
+
+absl::StatusOr<std::string> FewshotPrefix(const TaskConfig& c,
+                                          const std::vector<Document>& pool,
+                                          const Document& doc,
+                                          int64_t doc_index, bool same_split,
+                                          int k, uint64_t seed) {
+  std::string out;
+  if (!c.description.empty()) {
+    auto d = RenderTemplate(c.description, doc.fields);
+    if (!d.ok()) return At(c, doc, "description", d.status());
+    out = *d;
+  }
+  for (int64_t i : SelectShots(c, pool, doc, doc_index, same_split, k, seed)) {
+    QG_ASSIGN_OR_RETURN(std::string shot, FormatShot(c, pool[i]));
+    out += shot + c.fewshot_delimiter;
+  }
+  return out;
+}
+
+}  // namespace qgrid::eval

@@ -1,0 +1,401 @@
+#include "eval/task_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+
+#ifndef QGRID_TASKS_DIR
+#define QGRID_TASKS_DIR "eval/tasks"
+#endif
+
+namespace qgrid::eval {
+namespace {
+
+namespace fs = std::filesystem;
+
+absl::Status FieldError(const TaskConfig& c, const std::string& field,
+                        const YAML::Node& node, const std::string& what) {
+  std::string where = c.source;
+  if (node.IsDefined() && node.Mark().line >= 0)
+    where += absl::StrCat(":", node.Mark().line + 1);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "task '", c.task, "' (", where, "): field '", field, "': ", what));
+}
+
+absl::StatusOr<std::vector<std::string>> StringList(const TaskConfig& c,
+                                                    const std::string& field,
+                                                    const YAML::Node& n) {
+  std::vector<std::string> out;
+  if (n.IsScalar()) {
+    out.push_back(n.as<std::string>());
+  } else if (n.IsSequence()) {
+    for (const auto& e : n) {
+      if (!e.IsScalar()) return FieldError(c, field, e, "expected strings");
+      out.push_back(e.as<std::string>());
+    }
+  } else {
+    return FieldError(c, field, n, "expected a string or a list of strings");
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* OutputTypeName(OutputType t) {
+  switch (t) {
+    case OutputType::kPerplexity:
+      return "perplexity";
+    case OutputType::kMultipleChoice:
+      return "multiple_choice";
+    case OutputType::kMcLetter:
+      return "mc_letter";
+    case OutputType::kClassification:
+      return "classification";
+    case OutputType::kGenerate:
+      return "generate";
+    case OutputType::kLoglikelihood:
+      return "loglikelihood";
+  }
+  return "?";
+}
+
+absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
+                                           const std::string& source) {
+  TaskConfig c;
+  c.source = source;
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ":", e.mark.line + 1, ": invalid YAML: ", e.msg));
+  }
+  if (!root.IsMap())
+    return absl::InvalidArgumentError(source + ": a task YAML is a mapping");
+  if (!root["task"] || !root["task"].IsScalar())
+    return absl::InvalidArgumentError(source + ": missing field 'task'");
+  c.task = root["task"].as<std::string>();
+
+  static const std::set<std::string> kKnown = {"task",
+                                               "description",
+                                               "documentation",
+                                               "data_files",
+                                               "format",
+                                               "line_fields",
+                                               "line_delimiter",
+                                               "json_records",
+                                               "test_split",
+                                               "validation_split",
+                                               "training_split",
+                                               "fewshot_split",
+                                               "fewshot_sampler",
+                                               "carve_size",
+                                               "carve_seed",
+                                               "carve_split",
+                                               "output_type",
+                                               "doc_to_text",
+                                               "doc_to_choice",
+                                               "doc_to_target",
+                                               "doc_to_gold",
+                                               "multiple_input",
+                                               "target_delimiter",
+                                               "fewshot_delimiter",
+                                               "metrics",
+                                               "num_fewshot",
+                                               "seed",
+                                               "classification_mode",
+                                               "max_gen_toks",
+                                               "until",
+                                               "generation_kwargs",
+                                               "perplexity_style",
+                                               "seqlen",
+                                               "subjects"};
+  try {
+    for (const auto& kv : root) {
+      std::string key = kv.first.as<std::string>();
+      if (!kKnown.count(key))
+        return FieldError(
+            c, key, kv.first,
+            "unknown field (known: " + absl::StrJoin(kKnown, ", ") + ")");
+    }
+    auto str = [&](const char* key, std::string* out) {
+      if (root[key]) *out = root[key].as<std::string>();
+    };
+    str("description", &c.description);
+    str("documentation", &c.documentation);
+    str("format", &c.format);
+    str("line_delimiter", &c.line_delimiter);
+    str("json_records", &c.json_records);
+    str("test_split", &c.test_split);
+    str("validation_split", &c.validation_split);
+    str("training_split", &c.training_split);
+    str("fewshot_split", &c.fewshot_split);
+    str("fewshot_sampler", &c.fewshot_sampler);
+    str("carve_split", &c.carve_split);
+    str("doc_to_text", &c.doc_to_text);
+    str("doc_to_target", &c.doc_to_target);
+    str("doc_to_gold", &c.doc_to_gold);
+    str("target_delimiter", &c.target_delimiter);
+    str("fewshot_delimiter", &c.fewshot_delimiter);
+    str("classification_mode", &c.classification_mode);
+    str("perplexity_style", &c.perplexity_style);
+    if (root["line_fields"]) {
+      QG_ASSIGN_OR_RETURN(c.line_fields,
+                          StringList(c, "line_fields", root["line_fields"]));
+    }
+    if (root["carve_size"]) c.carve_size = root["carve_size"].as<int>();
+    if (root["carve_seed"]) c.carve_seed = root["carve_seed"].as<uint64_t>();
+    if (root["num_fewshot"]) c.num_fewshot = root["num_fewshot"].as<int>();
+    if (root["seed"]) c.seed = root["seed"].as<uint64_t>();
+    if (root["seqlen"]) c.seqlen = root["seqlen"].as<int64_t>();
+    if (root["multiple_input"])
+      c.multiple_input = root["multiple_input"].as<bool>();
+    if (root["max_gen_toks"]) c.max_gen_toks = root["max_gen_toks"].as<int>();
+    if (root["until"]) {
+      QG_ASSIGN_OR_RETURN(c.until, StringList(c, "until", root["until"]));
+    }
+    // lm-eval nests these under generation_kwargs.
+    if (const YAML::Node g = root["generation_kwargs"]) {
+      if (g["max_gen_toks"]) c.max_gen_toks = g["max_gen_toks"].as<int>();
+      if (g["until"]) {
+        QG_ASSIGN_OR_RETURN(
+            c.until, StringList(c, "generation_kwargs.until", g["until"]));
+      }
+    }
+    if (const YAML::Node n = root["doc_to_choice"]) {
+      if (n.IsSequence()) {
+        QG_ASSIGN_OR_RETURN(c.doc_to_choice_list,
+                            StringList(c, "doc_to_choice", n));
+      } else {
+        c.doc_to_choice = n.as<std::string>();
+      }
+    }
+    if (const YAML::Node n = root["metrics"]) {
+      // Accept plain names or lm-eval's [{metric: acc}, ...].
+      if (n.IsSequence()) {
+        for (const auto& e : n) {
+          if (e.IsMap() && e["metric"])
+            c.metrics.push_back(e["metric"].as<std::string>());
+          else if (e.IsScalar())
+            c.metrics.push_back(e.as<std::string>());
+          else
+            return FieldError(c, "metrics", e, "expected names");
+        }
+      } else {
+        return FieldError(c, "metrics", n, "expected a list");
+      }
+    }
+    if (const YAML::Node n = root["data_files"]) {
+      if (n.IsScalar()) {
+        c.data_files[c.test_split].push_back(n.as<std::string>());
+      } else if (n.IsMap()) {
+        for (const auto& kv : n) {
+          QG_ASSIGN_OR_RETURN(
+              c.data_files[kv.first.as<std::string>()],
+              StringList(c, "data_files." + kv.first.as<std::string>(),
+                         kv.second));
+        }
+      } else {
+        return FieldError(c, "data_files", n,
+                          "expected a path or {split: path(s)}");
+      }
+    } else {
+      return FieldError(c, "data_files", root, "missing");
+    }
+    if (const YAML::Node n = root["subjects"]) {
+      if (!n.IsSequence())
+        return FieldError(c, "subjects", n, "expected a list");
+      for (const auto& e : n) {
+        Subject s;
+        if (e.IsScalar()) {
+          s.id = s.name = e.as<std::string>();
+        } else if (e.IsMap() && e["id"]) {
+          s.id = e["id"].as<std::string>();
+          s.name = e["name"] ? e["name"].as<std::string>() : s.id;
+          if (e["category"]) s.category = e["category"].as<std::string>();
+        } else {
+          return FieldError(c, "subjects", e,
+                            "expected an id or {id, name, category}");
+        }
+        c.subjects.push_back(std::move(s));
+      }
+    }
+    std::string ot = "multiple_choice";
+    str("output_type", &ot);
+    if (ot == "perplexity" || ot == "loglikelihood_rolling") {
+      c.output_type = OutputType::kPerplexity;
+    } else if (ot == "multiple_choice") {
+      c.output_type = OutputType::kMultipleChoice;
+    } else if (ot == "mc_letter") {
+      c.output_type = OutputType::kMcLetter;
+    } else if (ot == "classification") {
+      c.output_type = OutputType::kClassification;
+    } else if (ot == "generate" || ot == "generate_until") {
+      c.output_type = OutputType::kGenerate;
+    } else if (ot == "loglikelihood") {
+      c.output_type = OutputType::kLoglikelihood;
+    } else {
+      return FieldError(c, "output_type", root["output_type"],
+                        "'" + ot +
+                            "' is not one of perplexity, multiple_choice, "
+                            "mc_letter, classification, generate, loglikelihood");
+    }
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "task '", c.task, "' (", source, ":", e.mark.line + 1, "): ", e.msg));
+  }
+
+  // Consistency checks, so that mistakes surface before any model runs.
+  if (c.output_type != OutputType::kPerplexity && c.doc_to_text.empty() &&
+      !c.multiple_input)
+    return FieldError(c, "doc_to_text", root, "missing");
+  bool needs_choices = c.output_type == OutputType::kMultipleChoice ||
+                       c.output_type == OutputType::kMcLetter ||
+                       c.output_type == OutputType::kClassification;
+  if (needs_choices && c.doc_to_choice.empty() && c.doc_to_choice_list.empty())
+    return FieldError(c, "doc_to_choice", root,
+                      std::string("missing (needed by output_type ") +
+                          OutputTypeName(c.output_type) + ")");
+  if (c.output_type != OutputType::kPerplexity && c.doc_to_target.empty())
+    return FieldError(c, "doc_to_target", root, "missing");
+  if (c.multiple_input && c.doc_to_gold.empty())
+    return FieldError(c, "doc_to_gold", root,
+                      "missing (needed with multiple_input)");
+  if (c.classification_mode != "generate" &&
+      c.classification_mode != "loglikelihood")
+    return FieldError(c, "classification_mode", root["classification_mode"],
+                      "expected generate or loglikelihood");
+  if (c.fewshot_sampler != "random" && c.fewshot_sampler != "first_n")
+    return FieldError(c, "fewshot_sampler", root["fewshot_sampler"],
+                      "expected random or first_n");
+  if (c.perplexity_style != "rolling" && c.perplexity_style != "gptq")
+    return FieldError(c, "perplexity_style", root["perplexity_style"],
+                      "expected rolling or gptq");
+  if (c.metrics.empty()) {
+    switch (c.output_type) {
+      case OutputType::kPerplexity:
+        c.metrics =
+            c.perplexity_style == "gptq"
+                ? std::vector<std::string>{"perplexity"}
+                : std::vector<std::string>{"word_perplexity", "byte_perplexity",
+                                           "bits_per_byte"};
+        break;
+      case OutputType::kMultipleChoice:
+        c.metrics = {"acc", "acc_norm"};
+        break;
+      case OutputType::kMcLetter:
+      case OutputType::kClassification:
+        c.metrics = {"acc"};
+        break;
+      case OutputType::kGenerate:
+        c.metrics = {"exact_match", "f1"};
+        break;
+      case OutputType::kLoglikelihood:
+        c.metrics = {"perplexity", "acc"};
+        break;
+    }
+  }
+  return c;
+}
+
+absl::StatusOr<TaskConfig> LoadTaskConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError("task file not found: " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseTaskConfig(ss.str(), path);
+}
+
+std::string BuiltinTasksDir() {
+  const char* env = std::getenv("QGRID_TASKS_DIR");
+  if (env && *env) return env;
+  return QGRID_TASKS_DIR;
+}
+
+absl::StatusOr<std::vector<TaskConfig>> ListBuiltinTasks() {
+  std::vector<TaskConfig> out;
+  std::string dir = BuiltinTasksDir();
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec))
+    return absl::NotFoundError("built-in tasks directory not found: " + dir +
+                               " (set QGRID_TASKS_DIR)");
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".yaml") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    QG_ASSIGN_OR_RETURN(TaskConfig c, LoadTaskConfigFile(f));
+    out.push_back(std::move(c));
+  }
+  std::sort(
+      out.begin(), out.end(),
+      [](const TaskConfig& a, const TaskConfig& b) { return a.task < b.task; });
+  return out;
+}
+
+absl::StatusOr<TaskConfig> SelectSubjects(const TaskConfig& config,
+                                          const std::string& subset) {
+  std::string want = absl::AsciiStrToLower(subset);
+  TaskConfig c = config;
+  c.subjects.clear();
+  std::set<std::string> categories;
+  for (const auto& s : config.subjects) {
+    std::string cat = absl::AsciiStrToLower(s.category);
+    // "Social Science" and "social_sciences" both match.
+    std::string cat_norm = cat;
+    std::replace(cat_norm.begin(), cat_norm.end(), ' ', '_');
+    categories.insert(s.category);
+    if (absl::AsciiStrToLower(s.id) == want || cat == want ||
+        cat_norm == want || cat_norm + "s" == want || cat + "s" == want)
+      c.subjects.push_back(s);
+  }
+  if (c.subjects.empty())
+    return absl::NotFoundError(absl::StrCat(
+        "task '", config.task, "' has no subject or category '", subset,
+        "' (categories: ", absl::StrJoin(categories, ", "), ")"));
+  c.task = config.task + ":" + subset;
+  return c;
+}
+
+absl::StatusOr<TaskConfig> ResolveTask(const std::string& name_or_path) {
+  std::error_code ec;
+  if (name_or_path.size() > 5 &&
+      (name_or_path.substr(name_or_path.size() - 5) == ".yaml" ||
+       name_or_path.substr(name_or_path.size() - 4) == ".yml"))
+    return LoadTaskConfigFile(name_or_path);
+  std::string name = name_or_path, subset;
+  if (size_t colon = name.find(':'); colon != std::string::npos) {
+    subset = name.substr(colon + 1);
+    name = name.substr(0, colon);
+  }
+  QG_ASSIGN_OR_RETURN(std::vector<TaskConfig> all, ListBuiltinTasks());
+  for (auto& c : all) {
+    if (c.task != name) continue;
+    if (subset.empty()) return c;
+    return SelectSubjects(c, subset);
+  }
+  std::vector<std::string> names;
+  for (const auto& c : all) names.push_back(c.task);
+  return absl::NotFoundError(absl::StrCat(
+      "unknown task '", name, "'; built-in: ", absl::StrJoin(names, ", "),
+      " (or pass a FILE.yaml)"));
+}
+
+std::string ResolveDataDir(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* env = std::getenv("QGRID_DATA_DIR");
+  if (env && *env) return env;
+  return "data";
+}
+
+}  // namespace qgrid::eval

@@ -1,0 +1,686 @@
+#include "model/hf_tokenizer_pipeline.h"
+
+#include <algorithm>
+#include <array>
+#include <iterator>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "model/hf_tokenizer_split.h"
+#include "model/unicode.h"
+
+namespace qgrid::model::hf {
+
+using nlohmann::json;
+
+absl::Status Bad(const std::string& where, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(where, ": ", what));
+}
+
+std::string JsonString(const json& j, const char* key,
+                       const std::string& dflt) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : dflt;
+}
+
+bool JsonBool(const json& j, const char* key, bool dflt) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() ? it->get<bool>() : dflt;
+}
+
+namespace {
+
+void ReplaceAll(std::string* s, std::string_view from, std::string_view to) {
+  if (from.empty()) return;
+  std::string out;
+  size_t pos = 0;
+  for (size_t hit; (hit = s->find(from, pos)) != std::string::npos;
+       pos = hit + from.size()) {
+    out.append(*s, pos, hit - pos);
+    out.append(to);
+  }
+  if (pos == 0) return;
+  out.append(*s, pos, std::string::npos);
+  *s = std::move(out);
+}
+
+// Rust's String::from_utf8_lossy: each maximal invalid subsequence becomes
+// one U+FFFD.
+std::string Utf8Lossy(std::string_view b) {
+  std::string out;
+  out.reserve(b.size());
+  size_t i = 0;
+  while (i < b.size()) {
+    unicode::DecodedChar c = unicode::DecodeAt(b, i);
+    if (c.cp < unicode::kInvalidBase) {
+      out.append(b.substr(i, c.len));
+      i += c.len;
+      continue;
+    }
+    // Length of the maximal prefix of a valid sequence starting at i.
+    const auto b0 = static_cast<unsigned char>(b[i]);
+    size_t need = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (b0 >= 0xC2 && b0 <= 0xDF)
+      need = 1;
+    else if (b0 >= 0xE0 && b0 <= 0xEF) {
+      need = 2;
+      if (b0 == 0xE0) lo = 0xA0;
+      if (b0 == 0xED) hi = 0x9F;
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+      need = 3;
+      if (b0 == 0xF0) lo = 0x90;
+      if (b0 == 0xF4) hi = 0x8F;
+    }
+    size_t k = 1;
+    for (; k <= need && i + k < b.size(); ++k) {
+      const auto bk = static_cast<unsigned char>(b[i + k]);
+      if (k == 1 ? (bk < lo || bk > hi) : (bk & 0xC0) != 0x80) break;
+    }
+    out.append("\xef\xbf\xbd");
+    i += need == 0 ? 1 : k;
+  }
+  return out;
+}
+
+// GPT-2's reversible byte <-> printable-unicode map.
+struct ByteLevelMap {
+  std::array<std::string, 256> byte_to_char;
+  std::unordered_map<char32_t, unsigned char> char_to_byte;
+  ByteLevelMap() {
+    int n = 0;
+    for (int b = 0; b < 256; ++b) {
+      bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) ||
+                       (b >= 0xAE && b <= 0xFF);
+      char32_t cp = printable ? b : 256 + n++;
+      unicode::AppendUtf8(cp, &byte_to_char[b]);
+      char_to_byte[cp] = static_cast<unsigned char>(b);
+    }
+  }
+};
+
+const ByteLevelMap& ByteLevel() {
+  static const ByteLevelMap* m = new ByteLevelMap();
+  return *m;
+}
+
+// ---------------------------------------------------------------- normalizers
+
+class SequenceNormalizer : public Normalizer {
+ public:
+  explicit SequenceNormalizer(std::vector<std::unique_ptr<Normalizer>> v)
+      : v_(std::move(v)) {}
+  void Apply(std::string* s) const override {
+    for (const auto& n : v_) n->Apply(s);
+  }
+
+ private:
+  std::vector<std::unique_ptr<Normalizer>> v_;
+};
+
+class PrependNormalizer : public Normalizer {
+ public:
+  explicit PrependNormalizer(std::string p) : p_(std::move(p)) {}
+  void Apply(std::string* s) const override {
+    if (!s->empty()) s->insert(0, p_);  // tokenizers skips empty strings
+  }
+
+ private:
+  std::string p_;
+};
+
+class ReplaceNormalizer : public Normalizer {
+ public:
+  ReplaceNormalizer(std::string from, std::string to)
+      : from_(std::move(from)), to_(std::move(to)) {}
+  void Apply(std::string* s) const override { ReplaceAll(s, from_, to_); }
+
+ private:
+  std::string from_, to_;
+};
+
+class StripNormalizer : public Normalizer {
+ public:
+  StripNormalizer(bool left, bool right) : left_(left), right_(right) {}
+  void Apply(std::string* s) const override {
+    size_t b = 0, e = s->size();
+    if (left_) {
+      while (b < e) {
+        auto c = unicode::DecodeAt(*s, b);
+        if (!unicode::IsWhitespace(c.cp)) break;
+        b += c.len;
+      }
+    }
+    if (right_) {
+      while (e > b) {
+        size_t k = e - 1;
+        while (k > b && (static_cast<unsigned char>((*s)[k]) & 0xC0) == 0x80)
+          --k;
+        if (!unicode::IsWhitespace(unicode::DecodeAt(*s, k).cp)) break;
+        e = k;
+      }
+    }
+    *s = s->substr(b, e - b);
+  }
+
+ private:
+  bool left_, right_;
+};
+
+class NfcNormalizer : public Normalizer {
+ public:
+  void Apply(std::string* s) const override { *s = unicode::NormalizeNfc(*s); }
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Normalizer>> ParseNormalizer(
+    const json& j, const std::string& where) {
+  if (!j.is_object()) return Bad(where, "normalizer is not an object");
+  std::string type = JsonString(j, "type");
+  if (type == "Sequence") {
+    std::vector<std::unique_ptr<Normalizer>> v;
+    auto it = j.find("normalizers");
+    if (it == j.end() || !it->is_array()) {
+      return Bad(where, "Sequence normalizer without a normalizers array");
+    }
+    for (const json& e : *it) {
+      QG_ASSIGN_OR_RETURN(auto n, ParseNormalizer(e, where));
+      v.push_back(std::move(n));
+    }
+    return std::unique_ptr<Normalizer>(new SequenceNormalizer(std::move(v)));
+  }
+  if (type == "Prepend") {
+    return std::unique_ptr<Normalizer>(
+        new PrependNormalizer(JsonString(j, "prepend")));
+  }
+  if (type == "Replace") {
+    auto p = j.find("pattern");
+    if (p == j.end() || !p->is_object() || !p->contains("String")) {
+      return Bad(where,
+                 "Replace normalizer: only {\"String\": ...} patterns "
+                 "are supported");
+    }
+    return std::unique_ptr<Normalizer>(new ReplaceNormalizer(
+        JsonString(*p, "String"), JsonString(j, "content")));
+  }
+  if (type == "Strip") {
+    return std::unique_ptr<Normalizer>(new StripNormalizer(
+        JsonBool(j, "strip_left", true), JsonBool(j, "strip_right", true)));
+  }
+  if (type == "NFC") return std::unique_ptr<Normalizer>(new NfcNormalizer());
+  return Bad(where, absl::StrCat("unsupported normalizer type '", type,
+                                 "' (supported: Sequence, Prepend, Replace, "
+                                 "Strip, NFC)"));
+}
+
+namespace {
+
+// ------------------------------------------------------------ pre-tokenizers
+
+// Replaces each piece by the sub-pieces `split` returns for it.
+template <typename F>
+void SplitEach(std::vector<Piece>* pieces, F split) {
+  std::vector<Piece> out;
+  out.reserve(pieces->size());
+  for (Piece& p : *pieces) {
+    std::vector<Range> rs = split(p);
+    for (const Range& r : rs) {
+      out.push_back({p.text.substr(r.first, r.second - r.first),
+                     p.at_start && r.first == 0});
+    }
+  }
+  *pieces = std::move(out);
+}
+
+class SequencePreTokenizer : public PreTokenizer {
+ public:
+  explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> v)
+      : v_(std::move(v)) {}
+  void Apply(std::vector<Piece>* pieces) const override {
+    for (const auto& p : v_) p->Apply(pieces);
+  }
+
+ private:
+  std::vector<std::unique_ptr<PreTokenizer>> v_;
+};
+
+class ByteLevelPreTokenizer : public PreTokenizer {
+ public:
+  ByteLevelPreTokenizer(bool add_prefix_space, bool use_regex)
+      : add_prefix_space_(add_prefix_space), use_regex_(use_regex) {}
+  void Apply(std::vector<Piece>* pieces) const override {
+    if (add_prefix_space_) {
+      for (Piece& p : *pieces) {
+        if (p.text.empty() || p.text[0] != ' ') p.text.insert(0, " ");
+      }
+    }
+    if (use_regex_) {
+      SplitEach(pieces, [](const Piece& p) {
+        return hf::SplitByMatches(
+            p.text.size(), hf::FindRegexMatches(hf::SplitRegex::kGpt2, p.text),
+            hf::SplitBehavior::kIsolated, false);
+      });
+    }
+    const ByteLevelMap& m = ByteLevel();
+    for (Piece& p : *pieces) {
+      std::string mapped;
+      mapped.reserve(p.text.size() * 2);
+      for (unsigned char b : p.text) mapped += m.byte_to_char[b];
+      p.text = std::move(mapped);
+    }
+  }
+
+ private:
+  bool add_prefix_space_, use_regex_;
+};
+
+class SplitPreTokenizer : public PreTokenizer {
+ public:
+  SplitPreTokenizer(std::optional<hf::SplitRegex> re, std::string literal,
+                    hf::SplitBehavior behavior, bool invert)
+      : re_(re),
+        literal_(std::move(literal)),
+        behavior_(behavior),
+        invert_(invert) {}
+  void Apply(std::vector<Piece>* pieces) const override {
+    SplitEach(pieces, [this](const Piece& p) {
+      std::vector<Range> m;
+      if (re_) {
+        m = hf::FindRegexMatches(*re_, p.text);
+      } else if (!literal_.empty()) {
+        for (size_t pos = 0;
+             (pos = p.text.find(literal_, pos)) != std::string::npos;
+             pos += literal_.size()) {
+          m.emplace_back(pos, pos + literal_.size());
+        }
+      }
+      return hf::SplitByMatches(p.text.size(), m, behavior_, invert_);
+    });
+  }
+
+ private:
+  std::optional<hf::SplitRegex> re_;
+  std::string literal_;
+  hf::SplitBehavior behavior_;
+  bool invert_;
+};
+
+class DigitsPreTokenizer : public PreTokenizer {
+ public:
+  explicit DigitsPreTokenizer(bool individual) : individual_(individual) {}
+  void Apply(std::vector<Piece>* pieces) const override {
+    SplitEach(pieces, [this](const Piece& p) {
+      std::vector<Range> m;
+      for (size_t i = 0; i < p.text.size(); ++i) {
+        if (p.text[i] >= '0' && p.text[i] <= '9') m.emplace_back(i, i + 1);
+      }
+      return hf::SplitByMatches(p.text.size(), m,
+                                individual_ ? hf::SplitBehavior::kIsolated
+                                            : hf::SplitBehavior::kContiguous,
+                                false);
+    });
+  }
+
+ private:
+  bool individual_;
+};
+
+enum class PrependScheme { kAlways, kFirst, kNever };
+
+class MetaspacePreTokenizer : public PreTokenizer {
+ public:
+  MetaspacePreTokenizer(std::string replacement, PrependScheme scheme,
+                        bool split)
+      : rep_(std::move(replacement)), scheme_(scheme), split_(split) {}
+  void Apply(std::vector<Piece>* pieces) const override {
+    for (Piece& p : *pieces) {
+      ReplaceAll(&p.text, " ", rep_);
+      bool starts = p.text.compare(0, rep_.size(), rep_) == 0;
+      if (!p.text.empty() && !starts &&
+          (scheme_ == PrependScheme::kAlways ||
+           (scheme_ == PrependScheme::kFirst && p.at_start))) {
+        p.text.insert(0, rep_);
+      }
+    }
+    if (split_) {
+      SplitEach(pieces, [this](const Piece& p) {
+        std::vector<Range> m;
+        for (size_t pos = 0;
+             (pos = p.text.find(rep_, pos)) != std::string::npos;
+             pos += rep_.size()) {
+          m.emplace_back(pos, pos + rep_.size());
+        }
+        return hf::SplitByMatches(p.text.size(), m,
+                                  hf::SplitBehavior::kMergedWithNext, false);
+      });
+    }
+  }
+
+ private:
+  std::string rep_;
+  PrependScheme scheme_;
+  bool split_;
+};
+
+class WhitespaceSplitPreTokenizer : public PreTokenizer {
+ public:
+  void Apply(std::vector<Piece>* pieces) const override {
+    SplitEach(pieces, [](const Piece& p) {
+      std::vector<Range> m;
+      for (size_t i = 0; i < p.text.size();) {
+        auto c = unicode::DecodeAt(p.text, i);
+        if (unicode::IsWhitespace(c.cp)) m.emplace_back(i, i + c.len);
+        i += c.len;
+      }
+      return hf::SplitByMatches(p.text.size(), m, hf::SplitBehavior::kRemoved,
+                                false);
+    });
+  }
+};
+
+absl::StatusOr<PrependScheme> ParsePrependScheme(const json& j,
+                                                 const std::string& where) {
+  auto it = j.find("prepend_scheme");
+  if (it != j.end() && it->is_string()) {
+    std::string s = it->get<std::string>();
+    if (s == "always") return PrependScheme::kAlways;
+    if (s == "first") return PrependScheme::kFirst;
+    if (s == "never") return PrependScheme::kNever;
+    return Bad(where, absl::StrCat("unknown prepend_scheme '", s, "'"));
+  }
+  // Older files: add_prefix_space.
+  return JsonBool(j, "add_prefix_space", true) ? PrependScheme::kAlways
+                                               : PrependScheme::kNever;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(
+    const json& j, const std::string& where) {
+  if (!j.is_object()) return Bad(where, "pre_tokenizer is not an object");
+  std::string type = JsonString(j, "type");
+  if (type == "Sequence") {
+    std::vector<std::unique_ptr<PreTokenizer>> v;
+    auto it = j.find("pretokenizers");
+    if (it == j.end() || !it->is_array()) {
+      return Bad(where, "Sequence pre_tokenizer without a pretokenizers array");
+    }
+    for (const json& e : *it) {
+      QG_ASSIGN_OR_RETURN(auto p, ParsePreTokenizer(e, where));
+      v.push_back(std::move(p));
+    }
+    return std::unique_ptr<PreTokenizer>(
+        new SequencePreTokenizer(std::move(v)));
+  }
+  if (type == "ByteLevel") {
+    return std::unique_ptr<PreTokenizer>(new ByteLevelPreTokenizer(
+        JsonBool(j, "add_prefix_space", true), JsonBool(j, "use_regex", true)));
+  }
+  if (type == "Digits") {
+    return std::unique_ptr<PreTokenizer>(
+        new DigitsPreTokenizer(JsonBool(j, "individual_digits", false)));
+  }
+  if (type == "Metaspace") {
+    QG_ASSIGN_OR_RETURN(PrependScheme scheme, ParsePrependScheme(j, where));
+    return std::unique_ptr<PreTokenizer>(new MetaspacePreTokenizer(
+        JsonString(j, "replacement", std::string(kMetaspace)), scheme,
+        JsonBool(j, "split", true)));
+  }
+  if (type == "WhitespaceSplit") {
+    return std::unique_ptr<PreTokenizer>(new WhitespaceSplitPreTokenizer());
+  }
+  if (type == "Split") {
+    static const std::pair<const char*, hf::SplitBehavior> kBehaviors[] = {
+        {"Removed", hf::SplitBehavior::kRemoved},
+        {"Isolated", hf::SplitBehavior::kIsolated},
+        {"MergedWithPrevious", hf::SplitBehavior::kMergedWithPrevious},
+        {"MergedWithNext", hf::SplitBehavior::kMergedWithNext},
+        {"Contiguous", hf::SplitBehavior::kContiguous}};
+    std::string b = JsonString(j, "behavior");
+    auto bit = std::find_if(std::begin(kBehaviors), std::end(kBehaviors),
+                            [&](const auto& kv) { return b == kv.first; });
+    if (bit == std::end(kBehaviors)) {
+      return Bad(where, absl::StrCat("Split: unknown behavior '", b, "'"));
+    }
+    auto p = j.find("pattern");
+    if (p == j.end() || !p->is_object()) {
+      return Bad(where, "Split pre_tokenizer without a pattern");
+    }
+    std::optional<hf::SplitRegex> re;
+    std::string literal;
+    if (p->contains("Regex")) {
+      std::string r = JsonString(*p, "Regex");
+      re = hf::RecognizeSplitRegex(r);
+      if (!re) {
+        return Bad(where,
+                   absl::StrCat("Split: unsupported regex '", r,
+                                "' (supported: the GPT-2, LLaMA-3 and Qwen2 "
+                                "pre-tokenizer regexes)"));
+      }
+    } else {
+      literal = JsonString(*p, "String");
+    }
+    return std::unique_ptr<PreTokenizer>(new SplitPreTokenizer(
+        re, literal, bit->second, JsonBool(j, "invert", false)));
+  }
+  return Bad(where,
+             absl::StrCat("unsupported pre_tokenizer type '", type,
+                          "' (supported: Sequence, ByteLevel, Split, Digits, "
+                          "Metaspace, WhitespaceSplit)"));
+}
+
+namespace {
+
+// ------------------------------------------------------------------ decoders
+
+class SequenceDecoder : public Decoder {
+ public:
+  explicit SequenceDecoder(std::vector<std::unique_ptr<Decoder>> v)
+      : v_(std::move(v)) {}
+  void Apply(std::vector<std::string>* t) const override {
+    for (const auto& d : v_) d->Apply(t);
+  }
+
+ private:
+  std::vector<std::unique_ptr<Decoder>> v_;
+};
+
+class ByteLevelDecoder : public Decoder {
+ public:
+  void Apply(std::vector<std::string>* t) const override {
+    const ByteLevelMap& m = ByteLevel();
+    std::string bytes;
+    for (const std::string& tok : *t) {
+      std::string mine;
+      bool all = true;
+      for (size_t i = 0; i < tok.size();) {
+        auto c = unicode::DecodeAt(tok, i);
+        auto it = m.char_to_byte.find(c.cp);
+        if (it == m.char_to_byte.end()) {
+          all = false;
+          break;
+        }
+        mine.push_back(static_cast<char>(it->second));
+        i += c.len;
+      }
+      bytes += all ? mine : tok;
+    }
+    *t = {Utf8Lossy(bytes)};
+  }
+};
+
+class ReplaceDecoder : public Decoder {
+ public:
+  ReplaceDecoder(std::string from, std::string to)
+      : from_(std::move(from)), to_(std::move(to)) {}
+  void Apply(std::vector<std::string>* t) const override {
+    for (std::string& s : *t) ReplaceAll(&s, from_, to_);
+  }
+
+ private:
+  std::string from_, to_;
+};
+
+// "<0xAB>" -> 0xAB, or -1.
+int ByteToken(std::string_view s) {
+  if (s.size() != 6 || s.substr(0, 3) != "<0x" || s[5] != '>') return -1;
+  int v = 0;
+  for (char c : s.substr(3, 2)) {
+    v *= 16;
+    if (c >= '0' && c <= '9')
+      v += c - '0';
+    else if (c >= 'A' && c <= 'F')
+      v += c - 'A' + 10;
+    else if (c >= 'a' && c <= 'f')
+      v += c - 'a' + 10;
+    else
+      return -1;
+  }
+  return v;
+}
+
+class ByteFallbackDecoder : public Decoder {
+ public:
+  void Apply(std::vector<std::string>* t) const override {
+    std::vector<std::string> out;
+    std::string pending;
+    size_t n_pending = 0;
+    auto flush = [&] {
+      if (n_pending == 0) return;
+      std::string valid = Utf8Lossy(pending);
+      if (valid == pending) {
+        out.push_back(pending);
+      } else {
+        for (size_t i = 0; i < n_pending; ++i) out.push_back("\xef\xbf\xbd");
+      }
+      pending.clear();
+      n_pending = 0;
+    };
+    for (std::string& s : *t) {
+      int b = ByteToken(s);
+      if (b >= 0) {
+        pending.push_back(static_cast<char>(b));
+        ++n_pending;
+      } else {
+        flush();
+        out.push_back(std::move(s));
+      }
+    }
+    flush();
+    *t = std::move(out);
+  }
+};
+
+class FuseDecoder : public Decoder {
+ public:
+  void Apply(std::vector<std::string>* t) const override {
+    *t = {absl::StrJoin(*t, "")};
+  }
+};
+
+class StripDecoder : public Decoder {
+ public:
+  StripDecoder(std::string content, int start, int stop)
+      : content_(std::move(content)), start_(start), stop_(stop) {}
+  void Apply(std::vector<std::string>* t) const override {
+    if (content_.empty()) return;
+    for (std::string& s : *t) {
+      size_t b = 0, e = s.size();
+      for (int k = 0; k < start_ && e - b >= content_.size() &&
+                      s.compare(b, content_.size(), content_) == 0;
+           ++k) {
+        b += content_.size();
+      }
+      for (int k = 0;
+           k < stop_ && e - b >= content_.size() &&
+           s.compare(e - content_.size(), content_.size(), content_) == 0;
+           ++k) {
+        e -= content_.size();
+      }
+      s = s.substr(b, e - b);
+    }
+  }
+
+ private:
+  std::string content_;
+  int start_, stop_;
+};
+
+class MetaspaceDecoder : public Decoder {
+ public:
+  MetaspaceDecoder(std::string rep, PrependScheme scheme)
+      : rep_(std::move(rep)), scheme_(scheme) {}
+  // As tokenizers: every replacement char becomes a space, except in the
+  // first token, where they are all dropped (unless prepend_scheme "never").
+  void Apply(std::vector<std::string>* t) const override {
+    for (size_t i = 0; i < t->size(); ++i) {
+      ReplaceAll(&(*t)[i], rep_,
+                 i == 0 && scheme_ != PrependScheme::kNever ? "" : " ");
+    }
+  }
+
+ private:
+  std::string rep_;
+  PrependScheme scheme_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Decoder>> ParseDecoder(
+    const json& j, const std::string& where) {
+  if (!j.is_object()) return Bad(where, "decoder is not an object");
+  std::string type = JsonString(j, "type");
+  if (type == "Sequence") {
+    std::vector<std::unique_ptr<Decoder>> v;
+    auto it = j.find("decoders");
+    if (it == j.end() || !it->is_array()) {
+      return Bad(where, "Sequence decoder without a decoders array");
+    }
+    for (const json& e : *it) {
+      QG_ASSIGN_OR_RETURN(auto d, ParseDecoder(e, where));
+      v.push_back(std::move(d));
+    }
+    return std::unique_ptr<Decoder>(new SequenceDecoder(std::move(v)));
+  }
+  if (type == "ByteLevel") {
+    return std::unique_ptr<Decoder>(new ByteLevelDecoder());
+  }
+  if (type == "Replace") {
+    auto p = j.find("pattern");
+    if (p == j.end() || !p->is_object() || !p->contains("String")) {
+      return Bad(where,
+                 "Replace decoder: only {\"String\": ...} patterns "
+                 "are supported");
+    }
+    return std::unique_ptr<Decoder>(
+        new ReplaceDecoder(JsonString(*p, "String"), JsonString(j, "content")));
+  }
+  if (type == "ByteFallback") {
+    return std::unique_ptr<Decoder>(new ByteFallbackDecoder());
+  }
+  if (type == "Fuse") return std::unique_ptr<Decoder>(new FuseDecoder());
+  if (type == "Strip") {
+    auto num = [&](const char* k) {
+      auto it = j.find(k);
+      return it != j.end() && it->is_number_integer() ? it->get<int>() : 0;
+    };
+    return std::unique_ptr<Decoder>(new StripDecoder(
+        JsonString(j, "content", " "), num("start"), num("stop")));
+  }
+  if (type == "Metaspace") {
+    QG_ASSIGN_OR_RETURN(PrependScheme scheme, ParsePrependScheme(j, where));
+    return std::unique_ptr<Decoder>(new MetaspaceDecoder(
+        JsonString(j, "replacement", std::string(kMetaspace)), scheme));
+  }
+  return Bad(where, absl::StrCat("unsupported decoder type '", type,
+                                 "' (supported: Sequence, ByteLevel, "
+                                 "Metaspace, Replace, ByteFallback, Fuse, "
+                                 "Strip)"));
+}
+
+}  // namespace qgrid::model::hf
