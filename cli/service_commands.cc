@@ -25,12 +25,9 @@
 #include "proto/qgrid.grpc.pb.h"
 #include "worker/agent.h"
 #include "worker/executor.h"
+#include "worker/real_executor.h"
 #include "worker/rpc_client.h"
 #include "worker/synthetic_executor.h"
-#if __has_include("worker/real_executor.h")
-#include "worker/real_executor.h"
-#define QGRID_HAVE_REAL_EXECUTOR 1
-#endif
 
 namespace qgrid::cli {
 namespace {
@@ -318,7 +315,6 @@ struct WorkerFlags {
 
 std::unique_ptr<worker::JobExecutor> MakeExecutor(const WorkerFlags& f) {
   std::unique_ptr<worker::JobExecutor> eval;
-#ifdef QGRID_HAVE_REAL_EXECUTOR
   worker::RealExecutorOptions ro;
   ro.device = f.device;
   ro.cache_dir = f.cache_dir;
@@ -326,7 +322,6 @@ std::unique_ptr<worker::JobExecutor> MakeExecutor(const WorkerFlags& f) {
   ro.model_roots = f.model_roots;
   ro.data_dirs = f.data_dirs;
   eval = worker::MakeRealExecutor(ro);
-#endif
   return std::make_unique<worker::KindRouter>(
       worker::MakeSyntheticExecutor(f.cache_size), std::move(eval));
 }
