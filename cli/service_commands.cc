@@ -768,6 +768,18 @@ void RegisterRun(CLI::App& app) {
       f->worker.model_roots = {std::string(QGRID_SOURCE_DIR) + "/data"};
       f->worker.data_dirs = f->worker.model_roots;
     }
+    if (f->spec.empty()) {
+      std::string probe = f->worker.model_roots[0] + "/demo/tiny/config.json";
+      if (access(probe.c_str(), R_OK) != 0) {
+        return (void)Fail(
+            "the built-in demo needs the demo model and data under " +
+                f->worker.model_roots[0] +
+                "/demo (build them with `qgrid data build-demo` and `qgrid "
+                "train-tiny`, or pass --model-root/--data-dir); or give a "
+                "SPEC.yaml",
+            2);
+      }
+    }
     // Validate before starting anything.
     auto spec = coordinator::ParseSweepSpec(text, name);
     if (!spec.ok()) return (void)FailStatus(spec.status());
