@@ -101,7 +101,21 @@ absl::Status Scheduler::TouchWorkerLocked(db::WorkerRecord* w,
     }
     w->held_quant_keys = *held;
   }
-  return store_->UpsertWorker(*w);
+  // Write the row when something that matters changed, and the heartbeat
+  // time at most once a second: a write per lease and per report would cost
+  // a transaction each on the claim path. (The persisted heartbeat only
+  // serves `qgrid workers` after a restart, so a second of lag is harmless.)
+  auto it = persisted_.find(w->id);
+  if (it != persisted_.end() &&
+      it->second.held_quant_keys == w->held_quant_keys &&
+      it->second.consecutive_failures == w->consecutive_failures &&
+      it->second.quarantined == w->quarantined &&
+      now - it->second.last_heartbeat_ms < 1000) {
+    return absl::OkStatus();
+  }
+  QG_RETURN_IF_ERROR(store_->UpsertWorker(*w));
+  persisted_[w->id] = *w;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<db::WorkerRecord> Scheduler::RegisterWorker(
@@ -192,7 +206,7 @@ absl::StatusOr<LeaseResult> Scheduler::Lease(
   if (pick.empty()) {
     db::JobFilter f;
     f.ready_at_ms = now;
-    f.limit = 256;
+    f.limit = 32;  // usually the first ready job's key is free
     std::set<std::string> skipped;
     for (f.offset = 0;; f.offset += f.limit) {
       QG_ASSIGN_OR_RETURN(auto page, store_->ListJobs(f));

@@ -146,6 +146,7 @@ class Scheduler {
 
   absl::Mutex mu_;
   std::map<std::string, db::WorkerRecord> workers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, db::WorkerRecord> persisted_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, Lease_> leases_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Owner> owners_ ABSL_GUARDED_BY(mu_);
   int64_t next_expiry_check_ms_ ABSL_GUARDED_BY(mu_) = 0;
