@@ -1,0 +1,47 @@
+// Result tables in the paper's layout (arXiv 2406.12928, Tables 2-5): for each
+// (model, method, bits, shots) and each test set, one column per calibration
+// set; the I.I.D cell (calibration set of the test's domain) is marked with a
+// dagger and the best cell of the row is bold. A summary says how often the
+// I.I.D calibration set is the best and the mean OOD - I.I.D gap.
+// json and csv give tidy rows (one per job and metric) for other analyses.
+// Repeats/seeds of a cell are averaged. Pure functions; thread-safe.
+#ifndef QGRID_COORDINATOR_RESULTS_TABLE_H_
+#define QGRID_COORDINATOR_RESULTS_TABLE_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace qgrid::coordinator {
+
+struct ResultRow {
+  int64_t job_id = 0;
+  nlohmann::json labels;  // model, method, bits, calibration, test, shots,
+                          // seed, repeat, iid (see sweep_spec.h)
+  std::string state;      // done, pending, ...
+  std::string worker_id;  // who produced the result (tidy rows)
+  int attempt = 0;
+  std::map<std::string, double> metrics;
+};
+
+// Lower is better for perplexity/loss-like metrics, higher otherwise.
+bool LowerIsBetter(const std::string& metric);
+
+// The metric a table shows when none is asked for: ppl, else acc, else the
+// first one seen.
+std::string DefaultMetric(const std::vector<ResultRow>& rows);
+
+// format: table | markdown | csv | json | latex. `ansi`: bold with terminal
+// escapes in "table" (else the best cell is marked with '*').
+absl::StatusOr<std::string> RenderResults(const std::vector<ResultRow>& rows,
+                                          const std::string& metric,
+                                          const std::string& format,
+                                          const std::string& sweep_id = "",
+                                          bool ansi = false);
+
+}  // namespace qgrid::coordinator
+
+#endif  // QGRID_COORDINATOR_RESULTS_TABLE_H_

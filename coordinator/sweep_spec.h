@@ -1,0 +1,110 @@
+// Sweep specs: parsing and validation of the YAML a user submits, and the
+// expansion of its axes into the grid of jobs
+//
+//   model x method(x its list-valued params) x calibration x test x shots
+//   x seeds x repeats
+//
+// Validation happens before anything is stored; every error names the file,
+// line and column (yaml-cpp marks), e.g.
+//   sweep.yaml:7:5: methods[1]: unknown method 'gtpq' (known: fp16, rtn, ...)
+//
+// Expansion rules (issue 6): methods that use no calibration data (fp16, rtn,
+// llm_int8, fp8) collapse the calibration axis; identical cells are kept once;
+// every job gets a content key = SHA-256 of its canonical config JSON and
+// QgridVersion(), and a quant key = SHA-256 of (model, method config,
+// calibration set and sampling seed, version) - the unit of reuse of a
+// quantized model (architecture.md, decision 4). Pure functions; thread-safe.
+#ifndef QGRID_COORDINATOR_SWEEP_SPEC_H_
+#define QGRID_COORDINATOR_SWEEP_SPEC_H_
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace qgrid::coordinator {
+
+inline constexpr int64_t kDefaultMaxJobs = 10000;
+inline constexpr size_t kMaxSpecBytes = 1 << 20;
+
+// The method names qgrid knows.
+const std::vector<std::string>& KnownMethods();
+// Whether the method calibrates on data (else the calibration axis collapses).
+bool MethodUsesCalibration(const std::string& method);
+
+struct NamedEntry {
+  std::string name;
+  nlohmann::json config;  // the entry's keys (validated), name included
+  std::string domain;     // I.I.D label (calibration/test)
+};
+
+// One filter of include/exclude: a cell matches when every given key
+// matches one of the listed values.
+struct CellFilter {
+  std::map<std::string, std::vector<std::string>> match;
+};
+
+struct SweepSpec {
+  std::string file;  // for messages
+  std::string name;
+  std::string kind = "eval";  // eval | synthetic
+  std::vector<NamedEntry> models;
+  std::vector<nlohmann::json> methods;  // expanded variants
+  std::vector<NamedEntry> calibration;
+  std::vector<NamedEntry> tests;
+  std::vector<int> shots = {0};
+  std::vector<int64_t> seeds = {0};
+  int repeats = 1;
+  int priority = 0;
+  int max_attempts = 3;
+  std::vector<CellFilter> include, exclude;
+  std::map<std::string, std::set<std::string>> pairs;  // test -> calibrations
+  nlohmann::json resources = nlohmann::json::object();
+  nlohmann::json synthetic = nlohmann::json::object();
+};
+
+// Parses and validates `yaml_text` (named `file` in messages).
+absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml_text,
+                                         const std::string& file);
+
+// One expanded cell.
+struct GridJob {
+  // {"job": {...what is computed...}, "labels": {...for tables...}}. Only
+  // "job" is hashed into the content key, so renaming a calibration set does
+  // not invalidate its results.
+  nlohmann::json config;
+  std::string content_key;
+  std::string quant_key;
+  int priority = 0;
+  int max_attempts = 3;
+};
+
+struct GridSummary {
+  std::map<std::string, int64_t> axis_counts;
+  int64_t jobs = 0;
+  int64_t quantizations = 0;
+  int64_t evaluations = 0;
+  int64_t duplicates_merged = 0;
+  nlohmann::json ToJson() const;
+};
+
+struct ExpandedGrid {
+  std::vector<GridJob> jobs;
+  GridSummary summary;
+};
+
+// Expands the spec. Refuses (InvalidArgument) a grid of more than `max_jobs`
+// distinct jobs.
+absl::StatusOr<ExpandedGrid> ExpandGrid(const SweepSpec& spec,
+                                        int64_t max_jobs = kDefaultMaxJobs);
+
+// SHA-256 over the canonical JSON (sorted keys, no spaces) and the version.
+std::string ContentKey(const nlohmann::json& job);
+
+}  // namespace qgrid::coordinator
+
+#endif  // QGRID_COORDINATOR_SWEEP_SPEC_H_

@@ -1,0 +1,230 @@
+#include "worker/real_executor.h"
+
+#include <ATen/ATen.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "eval/calibration.h"
+#include "eval/evaluate.h"
+#include "eval/task_config.h"
+#include "glog/logging.h"
+#include "model/causal_lm.h"
+#include "nlohmann/json.hpp"
+#include "quant/quant_config.h"
+#include "quant/quantize.h"
+#include "worker/lru_cache.h"
+#include "worker/roots.h"
+
+namespace qgrid::worker {
+namespace {
+
+using json = nlohmann::json;
+
+struct QuantizedModel {
+  std::unique_ptr<model::CausalLM> lm;
+  std::string report_json = "{}";
+};
+
+// The sweep spec's method parameters (coordinator/sweep_spec.cc) under the
+// names quant::ParseQuantConfig reads.
+absl::StatusOr<quant::QuantConfig> ToQuantConfig(const json& m,
+                                                 const std::string& where) {
+  static const std::map<std::string, std::string> kRename = {
+      {"name", "method"},
+      {"damp", "percdamp"},
+      {"n_grid", "awq_grid"},
+      {"outlier_threshold", "spqr_outlier_threshold"},
+      {"qq_bits", "spqr_stat_bits"},
+      {"threshold", "llm_int8_threshold"},
+      {"format", "fp8_format"},
+      {"true_sequential", ""},  // always block-sequential here
+      {"dtype", ""},            // fp16: the model's load dtype
+  };
+  json q = json::object();
+  for (auto& [k, v] : m.items()) {
+    auto it = kRename.find(k);
+    std::string key = it == kRename.end() ? k : it->second;
+    if (!key.empty()) q[key] = v;
+  }
+  return quant::ParseQuantConfig(q.dump(), where);
+}
+
+class RealExecutor : public JobExecutor {
+ public:
+  explicit RealExecutor(RealExecutorOptions o)
+      : opts_(std::move(o)), cache_(opts_.cache_capacity) {}
+
+  std::vector<std::string> HeldQuantKeys() override { return cache_.Keys(); }
+
+  absl::StatusOr<JobOutcome> Run(const qgrid::v1::Job& job,
+                                 JobControl* ctl) override {
+    absl::StatusOr<JobOutcome> out = absl::InternalError("not run");
+    absl::Status s = model::CatchTorch([&]() -> absl::Status {
+      out = RunInner(job, ctl);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+
+ private:
+  absl::StatusOr<std::string> DataPath(const std::string& p,
+                                       const std::string& what) {
+    return ResolveUnderRoots(p, opts_.data_dirs, what);
+  }
+
+  // A task by built-in name, or a YAML file under the data roots.
+  absl::StatusOr<eval::TaskConfig> Task(const std::string& name,
+                                        const std::string& what) {
+    if (name.size() > 5 && (name.rfind(".yaml") == name.size() - 5 ||
+                            name.rfind(".yml") == name.size() - 4)) {
+      QG_ASSIGN_OR_RETURN(std::string p, DataPath(name, what));
+      return eval::ResolveTask(p);
+    }
+    return eval::ResolveTask(name);
+  }
+
+  absl::StatusOr<std::shared_ptr<QuantizedModel>> Quantized(
+      const qgrid::v1::Job& job, JobControl* ctl) {
+    if (auto hit = cache_.Get(job.quant_key())) return hit;
+    json method = json::parse(job.method_json(), nullptr, false);
+    json cal = json::parse(job.calibration_json(), nullptr, false);
+    if (!method.is_object()) {
+      return absl::InvalidArgumentError("job has no method config");
+    }
+    QG_ASSIGN_OR_RETURN(
+        quant::QuantConfig cfg,
+        ToQuantConfig(method, absl::StrCat("job ", job.id(), " method")));
+    QG_ASSIGN_OR_RETURN(
+        std::string dir,
+        ResolveUnderRoots(job.model().path(), opts_.model_roots, "model path"));
+    ctl->SetProgress("load", 0);
+    model::LoadOptions lo;
+    lo.device = opts_.device;
+    const std::string& dt = job.model().dtype();
+    lo.dtype = dt == "float16"    ? at::kHalf
+               : dt == "bfloat16" ? at::kBFloat16
+                                  : at::kFloat;
+    QG_ASSIGN_OR_RETURN(std::unique_ptr<model::CausalLM> lm,
+                        model::CausalLM::Load(dir, lo));
+    QG_RETURN_IF_ERROR(quant::Validate(cfg, &lm->config()));
+    if (ctl->Cancelled()) return absl::CancelledError("cancelled");
+    at::Tensor calib;
+    if (cfg.NeedsCalibration()) {
+      if (!cal.is_object()) {
+        return absl::InvalidArgumentError("method '" + cfg.method +
+                                          "' needs a calibration set");
+      }
+      if (!lm->tokenizer()) {
+        return absl::FailedPreconditionError(dir + ": no tokenizer");
+      }
+      ctl->SetProgress("calibration", 0);
+      int64_t n = cal.value("samples", int64_t{128});
+      int64_t seqlen = cal.value("seq_len", int64_t{512});
+      uint64_t seed = cal.value("seed", static_cast<uint64_t>(job.seed()));
+      eval::CalibrationSet set;
+      if (cal.contains("path")) {
+        QG_ASSIGN_OR_RETURN(
+            std::string p,
+            DataPath(cal["path"].get<std::string>(), "calibration path"));
+        QG_ASSIGN_OR_RETURN(
+            set, eval::RandomTextWindows(*lm->tokenizer(), p, n, seqlen, seed));
+      } else {
+        std::string task = cal.value("task", cal.value("dataset", ""));
+        QG_ASSIGN_OR_RETURN(eval::TaskConfig tc,
+                            Task(task, "calibration task"));
+        eval::CalibrationOptions co;
+        co.split = cal.value("split", "");
+        co.n = n;
+        co.seqlen = seqlen;
+        co.seed = seed;
+        co.mode = cal.value("packing", false)
+                      ? eval::CalibrationOptions::Mode::kPacked
+                      : eval::CalibrationOptions::Mode::kPerExample;
+        if (!opts_.data_dirs.empty()) co.data_dir = opts_.data_dirs[0];
+        QG_ASSIGN_OR_RETURN(
+            set, eval::BuildTaskCalibrationSet(*lm->tokenizer(), tc, co));
+      }
+      calib = set.ids;
+    }
+    ctl->SetProgress("quantize", 0);
+    quant::QuantizeOptions qo;
+    qo.show_progress = false;
+    qo.on_block = [ctl](int i, int n, double) {
+      ctl->SetProgress("quantize", 100.0 * (i + 1) / std::max(1, n));
+    };
+    QG_ASSIGN_OR_RETURN(quant::QuantReport report,
+                        quant::QuantizeModel(*lm, cfg, calib, qo));
+    auto q = std::make_shared<QuantizedModel>();
+    q->lm = std::move(lm);
+    q->report_json = report.ToJson(0);
+    cache_.Put(job.quant_key(), q);
+    return q;
+  }
+
+  absl::StatusOr<JobOutcome> RunInner(const qgrid::v1::Job& job,
+                                      JobControl* ctl) {
+    if (job.kind() != "eval") {
+      return absl::UnimplementedError("not an eval job: " + job.kind());
+    }
+    json test = json::parse(job.test_json(), nullptr, false);
+    if (!test.is_object() || !test.contains("task")) {
+      return absl::InvalidArgumentError("job has no test task");
+    }
+    // Resolve the task first: a bad task name fails before any quantization.
+    QG_ASSIGN_OR_RETURN(eval::TaskConfig task,
+                        Task(test["task"].get<std::string>(), "test task"));
+    if (test.contains("path")) {
+      // A test that names its data file: it replaces the task's test split.
+      QG_ASSIGN_OR_RETURN(
+          std::string p,
+          DataPath(test["path"].get<std::string>(), "test data path"));
+      task.data_files[task.test_split] = {p};
+    }
+    if (test.contains("split")) task.test_split = test["split"];
+    if (test.contains("seq_len")) task.seqlen = test["seq_len"];
+    QG_ASSIGN_OR_RETURN(std::shared_ptr<QuantizedModel> q, Quantized(job, ctl));
+    if (ctl->Cancelled()) return absl::CancelledError("cancelled");
+    ctl->SetProgress("eval", 0);
+    eval::EvalOptions eo;
+    eo.shots = job.shots();
+    eo.limit = test.value("limit", int64_t{0});
+    eo.batch_size = test.value("batch_size", opts_.batch_size);
+    eo.seed = static_cast<uint64_t>(job.seed());
+    if (!opts_.data_dirs.empty()) eo.data_dir = opts_.data_dirs[0];
+    QG_ASSIGN_OR_RETURN(json result, eval::Evaluate(*q->lm, task, eo));
+    JobOutcome out;
+    // Flatten lm-eval style "acc,none" keys into metric names.
+    if (result.contains("results")) {
+      for (auto& [tname, metrics] : result["results"].items()) {
+        for (auto& [k, v] : metrics.items()) {
+          if (!v.is_number()) continue;
+          std::string name = k.substr(0, k.find(','));
+          if (name.find("_stderr") != std::string::npos) continue;
+          out.metrics[name] = v.get<double>();
+        }
+      }
+    }
+    if (out.metrics.count("perplexity") && !out.metrics.count("ppl")) {
+      out.metrics["ppl"] = out.metrics["perplexity"];
+    }
+    out.quant_report_json = q->report_json;
+    out.efficiency_json =
+        result.contains("efficiency") ? result["efficiency"].dump() : "{}";
+    out.eval_json = result.dump();
+    return out;
+  }
+
+  RealExecutorOptions opts_;
+  LruCache<QuantizedModel> cache_;
+};
+
+}  // namespace
+
+std::unique_ptr<JobExecutor> MakeRealExecutor(const RealExecutorOptions& o) {
+  return std::make_unique<RealExecutor>(o);
+}
+
+}  // namespace qgrid::worker
