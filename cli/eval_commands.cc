@@ -11,6 +11,7 @@
 #include "eval/evaluate.h"
 #include "eval/task_config.h"
 #include "model/causal_lm.h"
+#include "quant/export.h"
 
 namespace qgrid::cli {
 namespace {
@@ -98,7 +99,8 @@ int RunEval(const EvalFlags& f) {
       tasks.push_back(*c);
     }
   }
-  auto lm = model::CausalLM::Load(f.model_dir, lo);
+  // Plain checkpoints and qgrid quantize exports (gptq/awq/fake) alike.
+  auto lm = quant::LoadModel(f.model_dir, lo);
   if (!lm.ok()) {
     std::cerr << "error: " << lm.status().message() << "\n";
     return 1;

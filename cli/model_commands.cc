@@ -16,6 +16,7 @@
 #include "common/status_macros.h"
 #include "eval/perplexity.h"
 #include "model/causal_lm.h"
+#include "quant/export.h"
 #include "model/config.h"
 #include "model/safetensors.h"
 #include "model/tokenizer.h"
@@ -86,7 +87,8 @@ absl::StatusOr<std::unique_ptr<model::CausalLM>> LoadModel(
   QG_RETURN_IF_ERROR(CheckModelDir(dir, /*need_config=*/true));
   model::LoadOptions opts;
   QG_ASSIGN_OR_RETURN(opts.dtype, ParseDtype(dtype));
-  return model::CausalLM::Load(dir, opts);
+  // quant::LoadModel reads plain checkpoints and gptq/awq/fake exports.
+  return quant::LoadModel(dir, opts);
 }
 
 // --- model info

@@ -15,7 +15,7 @@ PKGS=(
   libsqlite3-dev sqlite3
   libabsl-dev libgoogle-glog-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
-  libsentencepiece-dev
+  libsentencepiece-dev zlib1g-dev
   # public text for the embedded demo model and data (issue: embedded default)
   bible-kjv-text fortunes fortunes-min fortunes-zh wordnet-base dict-gcide
 )
