@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "common/progress.h"
 #include "coordinator/service.h"
 #include "coordinator/sweep_spec.h"
+#include "eval/demo_corpus.h"
 #include "glog/logging.h"
 #include "nlohmann/json.hpp"
 #include "proto/qgrid.grpc.pb.h"
@@ -194,8 +196,12 @@ void PrintStatus(const pb::SweepStatus& s) {
 
 // Polls until the sweep is no longer active, drawing a progress bar.
 // Returns the final status.
-absl::StatusOr<pb::SweepStatus> Watch(Client& c, const std::string& id,
-                                      bool bar) {
+// Polls the sweep until it is no longer active, or until `stop()` (when
+// given) says nothing will make progress any more (e.g. `qgrid run`'s local
+// workers have all drained after a signal).
+absl::StatusOr<pb::SweepStatus> Watch(
+    Client& c, const std::string& id, bool bar,
+    const std::function<bool()>& stop = nullptr) {
   pb::GetSweepStatusRequest req;
   req.set_sweep_id(id);
   std::unique_ptr<Progress> progress;
@@ -215,7 +221,7 @@ absl::StatusOr<pb::SweepStatus> Watch(Client& c, const std::string& id,
                   absl::StrFormat("done %d running %d failed %d", st.done(),
                                   st.running(), st.failed() + st.dead()));
     shown = finished;
-    if (st.state() != "active") {
+    if (st.state() != "active" || (stop && stop())) {
       progress->Finish();
       return st;
     }
@@ -348,22 +354,67 @@ void AddWorkerFlags(CLI::App* c, WorkerFlags* f) {
 // The built-in demo: the embedded tiny model, fp16/rtn/gptq/awq at 4 and 3
 // bits, calibrated on each demo text domain and evaluated (perplexity) on
 // each. Paths are relative to the worker's --model-root/--data-dir.
+// The built-in demo (issue 5/6): the committed tiny model (assets/qgrid-tiny,
+// trained by `qgrid train-tiny`) x {fp16, rtn, gptq, awq} x {4, 3} bits x
+// calibration on each demo text domain x perplexity and multiple choice on
+// each domain. Calibration uses 32 windows of 128 tokens (the model's
+// training length) instead of the paper's 128 x 512, so that the whole study
+// runs in minutes on a laptop CPU. Paths are relative to the model root
+// (assets/) and the demo data dir built by `qgrid data build-demo`.
 constexpr char kDemoSpec[] = R"(name: demo
 models:
-  - {name: tiny, path: demo/tiny, dtype: float32}
+  - {name: qgrid-tiny, path: qgrid-tiny, dtype: float32}
 methods:
   - {name: fp16}
   - {name: rtn, bits: [4, 3], group_size: 32}
   - {name: gptq, bits: [4, 3], group_size: 32}
   - {name: awq, bits: [4, 3], group_size: 32}
 calibration:
-  - {name: stories, dataset: stories, path: demo/stories.txt, samples: 16, seq_len: 64}
-  - {name: code, dataset: code, path: demo/code.txt, samples: 16, seq_len: 64}
+  - {name: scripture, path: scripture/calib.txt, samples: 32, seq_len: 128, domain: scripture}
+  - {name: quotes, path: quotes/calib.txt, samples: 32, seq_len: 128, domain: quotes}
+  - {name: dictionary, path: dictionary/calib.txt, samples: 32, seq_len: 128, domain: dictionary}
+  - {name: chinese, path: chinese/calib.txt, samples: 32, seq_len: 128, domain: chinese}
 tests:
-  - {name: stories, task: perplexity, dataset: stories, path: demo/stories_test.txt, seq_len: 64}
-  - {name: code, task: perplexity, dataset: code, path: demo/code_test.txt, seq_len: 64}
+  - {name: scripture, task: demo_scripture_ppl, limit: 150, domain: scripture}
+  - {name: quotes, task: demo_quotes_ppl, limit: 150, domain: quotes}
+  - {name: dictionary, task: demo_dictionary_ppl, limit: 150, domain: dictionary}
+  - {name: chinese, task: demo_chinese_ppl, limit: 150, domain: chinese}
+  - {name: scripture_mc, task: demo_scripture_mc, limit: 50, domain: scripture}
+  - {name: quotes_mc, task: demo_quotes_mc, limit: 50, domain: quotes}
+  - {name: dictionary_mc, task: demo_dictionary_mc, limit: 50, domain: dictionary}
+  - {name: chinese_mc, task: demo_chinese_mc, limit: 50, domain: chinese}
 shots: [0]
 )";
+
+// Where the built-in demo keeps its data: $QGRID_DEMO_DATA, else
+// $XDG_CACHE_HOME/qgrid/demo-data, else ~/.cache/qgrid/demo-data.
+std::string DemoDataDir() {
+  if (const char* e = std::getenv("QGRID_DEMO_DATA"); e && *e) return e;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    return std::string(x) + "/qgrid/demo-data";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/tmp") + "/.cache/qgrid/demo-data";
+}
+
+// Builds the demo data from the installed Debian text packages when it is
+// not there yet (a few seconds).
+absl::Status EnsureDemoData(const std::string& dir) {
+  if (access((dir + "/manifest.json").c_str(), R_OK) == 0) {
+    return absl::OkStatus();
+  }
+  std::cerr << "building the demo data from Debian's text packages into " << dir
+            << " (qgrid data build-demo)...\n";
+  eval::DemoBuildOptions o;
+  o.out_dir = dir;
+  auto built = eval::BuildDemoData(o);
+  if (!built.ok()) {
+    return absl::Status(
+        built.status().code(),
+        std::string(built.status().message()) +
+            " (install the packages with deploy/install-deps.sh)");
+  }
+  return absl::OkStatus();
+}
 
 void RegisterCoordinator(CLI::App& app) {
   auto* c = app.add_subcommand(
@@ -762,23 +813,24 @@ void RegisterRun(CLI::App& app) {
       if (!t.ok()) return (void)FailStatus(t.status());
       text = *t;
       name = f->spec;
-    } else if (f->worker.model_roots.empty()) {
-      // The demo's data lives beside the sources (built by `qgrid data
-      // build-demo`).
-      f->worker.model_roots = {std::string(QGRID_SOURCE_DIR) + "/data"};
-      f->worker.data_dirs = f->worker.model_roots;
-    }
-    if (f->spec.empty()) {
-      std::string probe = f->worker.model_roots[0] + "/demo/tiny/config.json";
-      if (access(probe.c_str(), R_OK) != 0) {
-        return (void)Fail(
-            "the built-in demo needs the demo model and data under " +
-                f->worker.model_roots[0] +
-                "/demo (build them with `qgrid data build-demo` and `qgrid "
-                "train-tiny`, or pass --model-root/--data-dir); or give a "
-                "SPEC.yaml",
-            2);
+    } else {
+      // The built-in demo: the committed model under assets/ and the demo
+      // data (built on first use).
+      if (f->worker.model_roots.empty()) {
+        f->worker.model_roots = {std::string(QGRID_SOURCE_DIR) + "/assets"};
       }
+      if (f->worker.data_dirs.empty()) {
+        f->worker.data_dirs = {DemoDataDir()};
+      }
+      std::string probe = f->worker.model_roots[0] + "/qgrid-tiny/config.json";
+      if (access(probe.c_str(), R_OK) != 0) {
+        return (void)Fail("the built-in demo needs the model " + probe +
+                              " (committed in the repository under assets/; "
+                              "or pass --model-root, or give a SPEC.yaml)",
+                          2);
+      }
+      absl::Status ds = EnsureDemoData(f->worker.data_dirs[0]);
+      if (!ds.ok()) return (void)FailStatus(ds);
     }
     // Validate before starting anything.
     auto spec = coordinator::ParseSweepSpec(text, name);
@@ -811,6 +863,7 @@ void RegisterRun(CLI::App& app) {
     rpc.address = (*server)->address();
     std::vector<std::unique_ptr<worker::JobExecutor>> executors;
     std::vector<std::thread> threads;
+    std::atomic<int> live_workers{0};
     for (int i = 0; i < std::max(1, f->workers); ++i) {
       worker::AgentOptions o;
       o.rpc = rpc;
@@ -822,9 +875,11 @@ void RegisterRun(CLI::App& app) {
       absl::MutexLock l(&agents_mu);
       agents.push_back(
           std::make_unique<worker::WorkerAgent>(o, executors.back().get()));
-      threads.emplace_back([a = agents.back().get()] {
+      ++live_workers;
+      threads.emplace_back([a = agents.back().get(), &live_workers] {
         absl::Status s = a->Run();
         if (!s.ok()) LOG(ERROR) << "local worker: " << s;
+        --live_workers;
       });
     }
     auto finish = [&] {
@@ -856,10 +911,24 @@ void RegisterRun(CLI::App& app) {
       PrintSummary(resp.summary());
       std::fflush(stdout);
     }
-    auto st = Watch(client, resp.sweep_id(), !f->json);
+    auto st = Watch(client, resp.sweep_id(), !f->json,
+                    [&] { return live_workers.load() == 0; });
     if (!st.ok()) {
       finish();
       return (void)FailStatus(st.status());
+    }
+    if (st->state() == "active") {
+      // Interrupted (SIGINT/SIGTERM drained the local workers): show what
+      // is done and say how to go on.
+      std::fprintf(stderr,
+                   "interrupted: %lld of %lld jobs finished; the table below "
+                   "has what is done.%s\n",
+                   static_cast<long long>(st->done() + st->dead()),
+                   static_cast<long long>(st->total()),
+                   f->db.empty() ? " Pass --db FILE to keep results and "
+                                   "resume a run later."
+                                 : " Run the same command again to resume.");
+      SetExitCode(130);
     }
     pb::GetResultsResponse results;
     auto table = FetchResults(client, resp.sweep_id(), f->metric,

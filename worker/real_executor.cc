@@ -12,6 +12,7 @@
 #include "glog/logging.h"
 #include "model/causal_lm.h"
 #include "nlohmann/json.hpp"
+#include "quant/export.h"
 #include "quant/quant_config.h"
 #include "quant/quantize.h"
 #include "worker/lru_cache.h"
@@ -108,7 +109,7 @@ class RealExecutor : public JobExecutor {
                : dt == "bfloat16" ? at::kBFloat16
                                   : at::kFloat;
     QG_ASSIGN_OR_RETURN(std::unique_ptr<model::CausalLM> lm,
-                        model::CausalLM::Load(dir, lo));
+                        quant::LoadModel(dir, lo));  // plain or exported
     QG_RETURN_IF_ERROR(quant::Validate(cfg, &lm->config()));
     if (ctl->Cancelled()) return absl::CancelledError("cancelled");
     at::Tensor calib;
