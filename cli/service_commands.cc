@@ -785,6 +785,7 @@ void RegisterRun(CLI::App& app) {
     bool no_cache = false;
     int64_t max_jobs = coordinator::kDefaultMaxJobs;
     bool json = false;
+    bool verbose = false;
     SchedFlags sched;
     WorkerFlags worker;
   };
@@ -804,9 +805,13 @@ void RegisterRun(CLI::App& app) {
   c->add_flag("--no-cache", f->no_cache, "Recompute cached cells");
   c->add_option("--max-jobs", f->max_jobs, "Refuse grids larger than this");
   c->add_flag("--json", f->json, "Results as tidy JSON rows");
+  c->add_flag("-v,--verbose", f->verbose,
+              "Log every job start/finish (default: warnings only, so the "
+              "progress bar stays readable)");
   AddSchedFlags(c, &f->sched);
   AddWorkerFlags(c, &f->worker);
   c->callback([f] {
+    if (!f->verbose) FLAGS_minloglevel = google::GLOG_WARNING;
     std::string text = kDemoSpec, name = "<built-in demo>";
     if (!f->spec.empty()) {
       auto t = worker::ReadFileToString(f->spec, coordinator::kMaxSpecBytes);
