@@ -138,7 +138,7 @@ TEST(Dataset, LoadsEveryFormatFromFixtures) {
   EXPECT_EQ(advqa->size(), 2u);  // JSON lines in a .json file
 
   c.line_fields = {"label", "sentence"};
-  auto sst = LoadFile(c, FixtureDir() + "/stsa.binary.toy", "lines");
+  auto sst = LoadFile(c, FixtureDir() + "/sst2_handmade.txt", "lines");
   ASSERT_TRUE(sst.ok());
   ASSERT_EQ(sst->size(), 3u);
   EXPECT_EQ((*sst)[1].fields["label"], "0");

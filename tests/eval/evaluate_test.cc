@@ -230,7 +230,7 @@ TEST(Evaluate, GenerateScoresSquadEmAndF1) {
 TEST(Evaluate, ClassificationByGenerationMapsTextToLabels) {
   auto c = ResolveTask("sst2");
   ASSERT_TRUE(c.ok());
-  c->data_files["test"] = {"stsa.binary.toy"};
+  c->data_files["test"] = {"sst2_handmade.txt"};
   c->classification_mode = "generate";
   FakeScorer f;
   f.gen = [](const std::string& ctx) -> std::string {
