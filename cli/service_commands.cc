@@ -324,6 +324,10 @@ std::unique_ptr<worker::JobExecutor> MakeExecutor(const WorkerFlags& f) {
   worker::RealExecutorOptions ro;
   ro.device = f.device;
   ro.cache_dir = f.cache_dir;
+  if (!f.cache_dir.empty()) {
+    LOG(WARNING) << "--cache-dir is not implemented yet; quantized models "
+                    "are cached in memory only";
+  }
   ro.cache_capacity = f.cache_size;
   ro.model_roots = f.model_roots;
   ro.data_dirs = f.data_dirs;
@@ -335,7 +339,9 @@ std::unique_ptr<worker::JobExecutor> MakeExecutor(const WorkerFlags& f) {
 void AddWorkerFlags(CLI::App* c, WorkerFlags* f) {
   c->add_option("--device", f->device, "cpu or cuda:N");
   c->add_option("--cache-dir", f->cache_dir,
-                "Also keep quantized models on disk here, keyed by quant key");
+                "Reserved for an on-disk cache of quantized models keyed by "
+                "quant key; NOT implemented yet (models are cached in memory "
+                "only, see --cache-size)");
   c->add_option("--model-root", f->model_roots,
                 "Directory models may be read from (repeatable); job paths "
                 "outside every root are refused");
