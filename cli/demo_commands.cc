@@ -133,8 +133,9 @@ void RegisterDemoCommands(CLI::App& app) {
       "Evidence for the demo model and data: per-domain test perplexity of\n"
       "the model vs an add-one unigram baseline (same training text and\n"
       "tokenizer), a domain x domain unigram perplexity table, vocabulary\n"
-      "overlap, multiple-choice accuracy and a greedy continuation per\n"
-      "domain.");
+      "overlap, multiple-choice accuracy, a greedy continuation per\n"
+      "domain, and the same perplexities on text from outside every\n"
+      "training domain (--unseen; default: Debian's licence texts).");
   report
       ->add_option("--model", rargs->opts.model_dir,
                    "Model folder (e.g. assets/qgrid-tiny)")
@@ -155,6 +156,11 @@ void RegisterDemoCommands(CLI::App& app) {
       ->add_option("--mc-items", rargs->opts.mc_items,
                    "Multiple-choice items per domain (0: skip)")
       ->default_val(200);
+  report
+      ->add_option("--unseen", rargs->opts.unseen_files,
+                   "Plain-text files from outside the training domains "
+                   "(split into paragraphs; missing files are skipped)")
+      ->default_str("/usr/share/common-licenses/{GPL-3,Apache-2.0,MPL-2.0}");
   report->add_option("--threads", rargs->opts.threads, "ATen threads")
       ->default_val(2);
   report->add_flag("--json", rargs->json, "Print JSON instead of tables");

@@ -64,6 +64,92 @@ bool HasCjk(const std::string& s) {
   return false;
 }
 
+// Paragraphs (blank-line separated) of a plain-text file, whitespace runs
+// collapsed, so that a licence file becomes documents like the demo splits.
+std::vector<std::string> ReadParagraphs(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path);
+  std::string line, cur;
+  auto flush = [&] {
+    if (!cur.empty()) out.push_back(cur);
+    cur.clear();
+  };
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string w;
+    bool any = false;
+    while (words >> w) {
+      if (!cur.empty()) cur += ' ';
+      cur += w;
+      any = true;
+    }
+    if (!any) flush();
+  }
+  flush();
+  return out;
+}
+
+// A token stream of documents (BOS each, as training saw them) with the
+// UTF-8 bytes it covers, cut at `max_tokens` (bytes pro-rated at the cut).
+struct DocStream {
+  std::vector<int> ids;
+  double bytes = 0;
+};
+
+DocStream TokenizeDocs(const model::Tokenizer& tok,
+                       const std::vector<std::string>& docs,
+                       int64_t max_tokens) {
+  DocStream s;
+  for (const std::string& d : docs) {
+    std::vector<int> ids = tok.Encode(d, /*add_special_tokens=*/true);
+    size_t keep = ids.size();
+    if (max_tokens > 0)
+      keep = std::min<size_t>(keep, max_tokens - s.ids.size());
+    s.ids.insert(s.ids.end(), ids.begin(), ids.begin() + keep);
+    s.bytes +=
+        static_cast<double>(d.size()) * keep / std::max<size_t>(1, ids.size());
+    if (max_tokens > 0 && static_cast<int64_t>(s.ids.size()) >= max_tokens)
+      break;
+  }
+  return s;
+}
+
+// The opening words of a document: six words, or eight characters of
+// CJK text (which has no spaces), as a greedy-continuation prompt.
+std::string OpeningWords(const std::string& doc) {
+  if (HasCjk(doc)) {
+    size_t i = 0;
+    for (int chars = 0; i < doc.size() && chars < 8; ++chars) {
+      unsigned char c = static_cast<unsigned char>(doc[i]);
+      i += c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    }
+    return doc.substr(0, std::min(i, doc.size()));
+  }
+  std::istringstream in(doc);
+  std::string w, out;
+  for (int n = 0; n < 6 && in >> w; ++n) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+// Model and unigram perplexity of `stream`, and the model's bits per byte.
+absl::Status ScoreStream(const model::CausalLM& lm, const DocStream& stream,
+                         const std::vector<int>& unigram_train, int vocab,
+                         int seq_len, DemoDomainReport* dr) {
+  QG_ASSIGN_OR_RETURN(model::PerplexityResult mp,
+                      model::StreamPerplexity(lm, stream.ids, seq_len));
+  model::PerplexityResult up =
+      model::UnigramPerplexity(unigram_train, stream.ids, vocab, seq_len);
+  dr->test_tokens = mp.tokens;
+  dr->model_ppl = mp.ppl();
+  dr->unigram_ppl = up.ppl();
+  // The bytes behind the predicted tokens, pro-rated over the stream.
+  double bytes =
+      stream.bytes * mp.tokens / std::max<size_t>(1, stream.ids.size());
+  dr->test_bytes = static_cast<int64_t>(bytes);
+  dr->model_bpb = bytes > 0 ? mp.nll_sum / std::log(2.0) / bytes : 0;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
@@ -95,29 +181,28 @@ absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
 
   // Token streams.
   std::vector<std::vector<int>> train(domains.size()), test(domains.size());
+  std::vector<DocStream> test_streams(domains.size());
+  std::vector<std::string> first_docs(domains.size());
   std::vector<int> all_train;
   for (size_t i = 0; i < domains.size(); ++i) {
     fs::path d = fs::path(opts.data_dir) / domains[i];
     QG_ASSIGN_OR_RETURN(train[i],
                         model::TokenizeLines(*tok, (d / "train.txt").string()));
-    QG_ASSIGN_OR_RETURN(test[i],
-                        model::TokenizeLines(*tok, (d / "test.txt").string()));
-    if (opts.max_test_tokens > 0 &&
-        static_cast<int64_t>(test[i].size()) > opts.max_test_tokens)
-      test[i].resize(opts.max_test_tokens);
+    if (!fs::exists(d / "test.txt"))
+      return absl::NotFoundError(
+          absl::StrCat((d / "test.txt").string(), ": missing"));
+    std::vector<std::string> docs = ReadLines((d / "test.txt").string(), -1);
+    if (!docs.empty()) first_docs[i] = docs[0];
+    test_streams[i] = TokenizeDocs(*tok, docs, opts.max_test_tokens);
+    test[i] = test_streams[i].ids;
     all_train.insert(all_train.end(), train[i].begin(), train[i].end());
   }
 
   for (size_t i = 0; i < domains.size(); ++i) {
     DemoDomainReport dr;
     dr.name = domains[i];
-    QG_ASSIGN_OR_RETURN(model::PerplexityResult mp,
-                        model::StreamPerplexity(*lm, test[i], opts.seq_len));
-    model::PerplexityResult up = model::UnigramPerplexity(
-        all_train, test[i], rep.vocab_size, opts.seq_len);
-    dr.test_tokens = mp.tokens;
-    dr.model_ppl = mp.ppl();
-    dr.unigram_ppl = up.ppl();
+    QG_RETURN_IF_ERROR(ScoreStream(*lm, test_streams[i], all_train,
+                                   rep.vocab_size, opts.seq_len, &dr));
 
     fs::path d = fs::path(opts.data_dir) / domains[i];
     std::vector<std::string> mc =
@@ -148,17 +233,13 @@ absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
       int gold = j["gold"];
       correct += best == gold;
       correct_norm += best_norm == gold;
-      if (k == 0) dr.prompt = q;
     }
     dr.mc_items = static_cast<int>(mc.size());
     if (!mc.empty()) {
       dr.mc_acc = static_cast<double>(correct) / mc.size();
       dr.mc_acc_norm = static_cast<double>(correct_norm) / mc.size();
     }
-    if (dr.prompt.empty()) {
-      std::vector<std::string> docs = ReadLines((d / "test.txt").string(), 1);
-      if (!docs.empty()) dr.prompt = docs[0].substr(0, 40);
-    }
+    dr.prompt = OpeningWords(first_docs[i]);
     if (opts.continuation_tokens > 0 && !dr.prompt.empty()) {
       QG_ASSIGN_OR_RETURN(
           std::vector<int> gen,
@@ -168,6 +249,19 @@ absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
     }
     rep.domains.push_back(dr);
   }
+
+  // Text from outside every training domain.
+  std::vector<std::string> unseen_docs;
+  for (const std::string& f : opts.unseen_files) {
+    if (!fs::exists(f)) continue;
+    std::vector<std::string> p = ReadParagraphs(f);
+    unseen_docs.insert(unseen_docs.end(), p.begin(), p.end());
+  }
+  DocStream unseen = TokenizeDocs(*tok, unseen_docs, opts.max_test_tokens);
+  rep.unseen.name = "unseen";
+  if (unseen.ids.size() > static_cast<size_t>(opts.seq_len))
+    QG_RETURN_IF_ERROR(ScoreStream(*lm, unseen, all_train, rep.vocab_size,
+                                   opts.seq_len, &rep.unseen));
 
   // Cross-domain unigram table and vocabulary overlap.
   std::vector<std::set<int>> types(domains.size());
@@ -195,13 +289,25 @@ std::string FormatDemoReport(const DemoReport& r) {
   std::string s = absl::StrFormat(
       "model: %d parameters, vocabulary %d\n\n"
       "Held-out test perplexity (model vs add-one unigram on the same "
-      "training text and tokenizer)\n%-11s %8s %10s %12s %8s %7s %9s\n",
+      "training text and tokenizer; bits/byte is the model's, comparable "
+      "across domains)\n%-11s %8s %10s %12s %8s %9s %7s %9s\n",
       r.parameters, r.vocab_size, "domain", "tokens", "model", "unigram",
-      "ratio", "mc_acc", "acc_norm");
+      "ratio", "bits/byte", "mc_acc", "acc_norm");
   for (const auto& d : r.domains) {
-    absl::StrAppendFormat(&s, "%-11s %8d %10.2f %12.2f %8.1fx %7.3f %9.3f\n",
-                          d.name, d.test_tokens, d.model_ppl, d.unigram_ppl,
-                          d.unigram_ppl / d.model_ppl, d.mc_acc, d.mc_acc_norm);
+    absl::StrAppendFormat(
+        &s, "%-11s %8d %10.2f %12.2f %8.1fx %9.3f %7.3f %9.3f\n", d.name,
+        d.test_tokens, d.model_ppl, d.unigram_ppl, d.unigram_ppl / d.model_ppl,
+        d.model_bpb, d.mc_acc, d.mc_acc_norm);
+  }
+  if (r.unseen.test_tokens > 0) {
+    absl::StrAppendFormat(&s, "%-11s %8d %10.2f %12.2f %8.1fx %9.3f %7s %9s\n",
+                          "unseen*", r.unseen.test_tokens, r.unseen.model_ppl,
+                          r.unseen.unigram_ppl,
+                          r.unseen.unigram_ppl / r.unseen.model_ppl,
+                          r.unseen.model_bpb, "-", "-");
+    absl::StrAppend(&s,
+                    "* not a training domain: licence texts from "
+                    "/usr/share/common-licenses\n");
   }
   absl::StrAppend(&s,
                   "\nUnigram perplexity: row = training domain, column = "
@@ -246,12 +352,21 @@ std::string DemoReportJson(const DemoReport& r) {
     dj["test_tokens"] = d.test_tokens;
     dj["model_ppl"] = d.model_ppl;
     dj["unigram_ppl"] = d.unigram_ppl;
+    dj["test_bytes"] = d.test_bytes;
+    dj["model_bits_per_byte"] = d.model_bpb;
     dj["mc_items"] = d.mc_items;
     dj["mc_acc"] = d.mc_acc;
     dj["mc_acc_norm"] = d.mc_acc_norm;
     dj["prompt"] = d.prompt;
     dj["continuation"] = d.continuation;
     j["domains"].push_back(dj);
+  }
+  if (r.unseen.test_tokens > 0) {
+    j["unseen"] = {{"test_tokens", r.unseen.test_tokens},
+                   {"test_bytes", r.unseen.test_bytes},
+                   {"model_ppl", r.unseen.model_ppl},
+                   {"unigram_ppl", r.unseen.unigram_ppl},
+                   {"model_bits_per_byte", r.unseen.model_bpb}};
   }
   j["domain_names"] = names;
   j["cross_unigram_ppl"] = r.cross_unigram;

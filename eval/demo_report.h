@@ -14,7 +14,14 @@
 //    training split uses;
 //  - multiple-choice accuracy (acc and byte-length-normalised acc_norm, the
 //    lm-eval definitions) on the domain's mc_test.jsonl;
-//  - a greedy continuation of one test prompt.
+//  - a greedy continuation of the opening words of one test document;
+//  - the same perplexities on text from outside every training domain
+//    (by default the licence texts Debian ships in /usr/share/common-licenses,
+//    present on every Debian system): a real language model is much better on
+//    the domains it was trained on than on unseen text.
+// Perplexities per token depend on how well the tokenizer fits a domain, so
+// bits per UTF-8 byte (nll / ln 2 / bytes) is printed beside them as the
+// tokenizer-independent comparison across domains.
 //
 // Thread-safety: no shared state; the model is used read-only.
 #ifndef QGRID_EVAL_DEMO_REPORT_H_
@@ -36,12 +43,20 @@ struct DemoReportOptions {
   int mc_items = 200;               // per domain; 0 skips multiple choice
   int continuation_tokens = 40;
   int threads = 2;
+  // Plain-text files from outside the training domains, each split into
+  // paragraphs (blank-line separated). Missing files are skipped.
+  std::vector<std::string> unseen_files = {
+      "/usr/share/common-licenses/GPL-3",
+      "/usr/share/common-licenses/Apache-2.0",
+      "/usr/share/common-licenses/MPL-2.0"};
 };
 
 struct DemoDomainReport {
   std::string name;
   int64_t test_tokens = 0;
+  int64_t test_bytes = 0;  // UTF-8 bytes of the scored documents
   double model_ppl = 0, unigram_ppl = 0;
+  double model_bpb = 0;  // bits per byte, see above
   int mc_items = 0;
   double mc_acc = 0, mc_acc_norm = 0;
   std::string prompt, continuation;
@@ -49,6 +64,9 @@ struct DemoDomainReport {
 
 struct DemoReport {
   std::vector<DemoDomainReport> domains;
+  // Text from outside the training domains (name "unseen"); no MC, no prompt.
+  // Absent (test_tokens == 0) when none of the unseen files exists.
+  DemoDomainReport unseen;
   // cross_unigram[i][j]: unigram of domain i's train on domain j's test.
   std::vector<std::vector<double>> cross_unigram;
   // overlap[i][j]: Jaccard similarity of the train token-type sets.

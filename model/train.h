@@ -62,12 +62,12 @@ struct TrainTinyOptions {
   double rms_norm_eps = 1e-5;
 
   // Optimisation.
-  int steps = 300;
-  int batch_size = 12;
+  int steps = 1000;
+  int batch_size = 16;
   int seq_len = 128;
   double learning_rate = 3e-3;
   double min_lr_ratio = 0.1;  // cosine floor, as a fraction of the peak
-  int warmup_steps = 30;
+  int warmup_steps = 50;
   double weight_decay = 0.1;  // on matrices only, not on norm gains
   double beta1 = 0.9, beta2 = 0.95, adam_eps = 1e-8;
   double grad_clip = 1.0;
