@@ -14,6 +14,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "eval/evaluate.h"
+#include "eval/task_config.h"
 #include "model/causal_lm.h"
 #include "model/train.h"
 
@@ -21,28 +23,6 @@ namespace qgrid::eval {
 namespace {
 
 namespace fs = std::filesystem;
-
-// Sum of log p(continuation | context) under `lm`; the continuation is the
-// tail of Encode(context + sep + choice) after Encode(context)'s tokens.
-absl::StatusOr<double> ContinuationLogLik(const model::CausalLM& lm,
-                                          const std::vector<int>& ctx,
-                                          const std::vector<int>& full) {
-  if (full.size() <= ctx.size()) return 0.0;
-  size_t first = ctx.size();
-  // Tokenizers may merge across the boundary; start at the first id that
-  // differs so that the context tokens are never scored.
-  size_t common = 0;
-  while (common < ctx.size() && full[common] == ctx[common]) ++common;
-  first = std::max<size_t>(1, common);
-  std::vector<int64_t> ids(full.begin(), full.end());
-  at::Tensor t = at::tensor(ids, at::kLong).view({1, -1});
-  QG_ASSIGN_OR_RETURN(at::Tensor logits, lm.Forward(t));
-  at::Tensor logp = at::log_softmax(logits[0].to(at::kDouble), -1);
-  double s = 0;
-  for (size_t i = first; i < full.size(); ++i)
-    s += logp[i - 1][full[i]].item<double>();
-  return s;
-}
 
 std::vector<std::string> ReadLines(const std::string& path, int max_lines) {
   std::vector<std::string> out;
@@ -187,7 +167,8 @@ absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
   for (size_t i = 0; i < domains.size(); ++i) {
     fs::path d = fs::path(opts.data_dir) / domains[i];
     QG_ASSIGN_OR_RETURN(train[i],
-                        model::TokenizeLines(*tok, (d / "train.txt").string()));
+                        model::TokenizeLines(*tok, (d / "train.txt").string(),
+                                             opts.max_train_docs));
     if (!fs::exists(d / "test.txt"))
       return absl::NotFoundError(
           absl::StrCat((d / "test.txt").string(), ": missing"));
@@ -204,40 +185,23 @@ absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
     QG_RETURN_IF_ERROR(ScoreStream(*lm, test_streams[i], all_train,
                                    rep.vocab_size, opts.seq_len, &dr));
 
-    fs::path d = fs::path(opts.data_dir) / domains[i];
-    std::vector<std::string> mc =
-        ReadLines((d / "mc_test.jsonl").string(), opts.mc_items);
-    int correct = 0, correct_norm = 0;
-    for (size_t k = 0; k < mc.size(); ++k) {
-      nlohmann::json j = nlohmann::json::parse(mc[k], nullptr, false);
-      if (j.is_discarded() || !j.contains("query") || !j.contains("choices") ||
-          !j.contains("gold"))
-        return absl::InvalidArgumentError(
-            absl::StrCat((d / "mc_test.jsonl").string(), ": line ", k + 1,
-                         ": not a {query, choices, gold} object"));
-      std::string q = j["query"];
-      std::string sep = HasCjk(q) ? "" : " ";
-      std::vector<int> ctx = tok->Encode(q, true);
-      int best = -1, best_norm = -1;
-      double bl = -INFINITY, bn = -INFINITY;
-      const auto& choices = j["choices"];
-      for (size_t c = 0; c < choices.size(); ++c) {
-        std::string ch = choices[c];
-        QG_ASSIGN_OR_RETURN(
-            double ll,
-            ContinuationLogLik(*lm, ctx, tok->Encode(q + sep + ch, true)));
-        double norm = ll / std::max<size_t>(1, ch.size());
-        if (ll > bl) bl = ll, best = static_cast<int>(c);
-        if (norm > bn) bn = norm, best_norm = static_cast<int>(c);
+    // Multiple choice through the evaluation engine with the built-in
+    // demo_<domain>_mc task (lm-eval acc/acc_norm, the same numbers a sweep
+    // reports), on the first `mc_items` test items.
+    if (opts.mc_items > 0 &&
+        fs::exists(fs::path(opts.data_dir) / domains[i] / "mc_test.jsonl")) {
+      absl::StatusOr<TaskConfig> task =
+          ResolveTask(absl::StrCat("demo_", domains[i], "_mc"));
+      if (task.ok()) {
+        EvalOptions eo;
+        eo.limit = opts.mc_items;
+        eo.data_dir = opts.data_dir;
+        QG_ASSIGN_OR_RETURN(nlohmann::json res, Evaluate(*lm, *task, eo));
+        const nlohmann::json& r = res["results"][task->task];
+        dr.mc_items = res["n-samples"][task->task].value("effective", 0);
+        dr.mc_acc = r.value("acc,none", 0.0);
+        dr.mc_acc_norm = r.value("acc_norm,none", 0.0);
       }
-      int gold = j["gold"];
-      correct += best == gold;
-      correct_norm += best_norm == gold;
-    }
-    dr.mc_items = static_cast<int>(mc.size());
-    if (!mc.empty()) {
-      dr.mc_acc = static_cast<double>(correct) / mc.size();
-      dr.mc_acc_norm = static_cast<double>(correct_norm) / mc.size();
     }
     dr.prompt = OpeningWords(first_docs[i]);
     if (opts.continuation_tokens > 0 && !dr.prompt.empty()) {

@@ -12,8 +12,9 @@
 //    lowest when the domains differ;
 //  - vocabulary overlap: Jaccard similarity of the token types each domain's
 //    training split uses;
-//  - multiple-choice accuracy (acc and byte-length-normalised acc_norm, the
-//    lm-eval definitions) on the domain's mc_test.jsonl;
+//  - multiple-choice accuracy (acc and acc_norm, the lm-eval definitions)
+//    on the domain's mc_test.jsonl, computed by eval::Evaluate with the
+//    built-in demo_<domain>_mc task (skipped for domains without one);
 //  - a greedy continuation of the opening words of one test document;
 //  - the same perplexities on text from outside every training domain
 //    (by default the licence texts Debian ships in /usr/share/common-licenses,
@@ -40,7 +41,10 @@ struct DemoReportOptions {
   std::vector<std::string> domains;  // empty: every <data>/<d>/test.txt
   int seq_len = 128;
   int64_t max_test_tokens = 60000;  // per domain, to bound the run time
-  int mc_items = 200;               // per domain; 0 skips multiple choice
+  // Training documents per domain for the unigram baselines and the
+  // vocabulary overlap (-1: all; tokenizing all of them dominates the run).
+  int64_t max_train_docs = -1;
+  int mc_items = 200;  // per domain; 0 skips multiple choice
   int continuation_tokens = 40;
   int threads = 2;
   // Plain-text files from outside the training domains, each split into
