@@ -275,6 +275,7 @@ struct SchedFlags {
   int64_t retry_max_ms = 120000;
   int quarantine_after = 5;
   int affinity_batch = 8;
+  int64_t idle_retry_ms = 0;
 };
 
 void AddSchedFlags(CLI::App* c, SchedFlags* f) {
@@ -293,6 +294,9 @@ void AddSchedFlags(CLI::App* c, SchedFlags* f) {
                 "Quarantine a worker after this many consecutive failures");
   c->add_option("--affinity-batch", f->affinity_batch,
                 "Jobs of a new quant key handed out per lease");
+  c->add_option("--idle-retry-ms", f->idle_retry_ms,
+                "When no job is ready, workers are told to ask again after "
+                "this long (default: min(1000, --heartbeat-ms))");
 }
 
 coordinator::SchedulerOptions SchedOpts(const SchedFlags& f) {
@@ -300,7 +304,9 @@ coordinator::SchedulerOptions SchedOpts(const SchedFlags& f) {
   o.lease_ms = f.lease_ms;
   o.heartbeat_ms = f.heartbeat_ms;
   o.worker_quiet_ms = f.quiet_ms > 0 ? f.quiet_ms : f.lease_ms;
-  o.idle_retry_ms = std::min<int64_t>(1000, f.heartbeat_ms);
+  o.idle_retry_ms = f.idle_retry_ms > 0
+                        ? f.idle_retry_ms
+                        : std::min<int64_t>(1000, f.heartbeat_ms);
   o.retry = db::RetryPolicy{f.retry_base_ms, f.retry_max_ms};
   o.quarantine_after = f.quarantine_after;
   o.affinity_batch = f.affinity_batch;
