@@ -154,6 +154,17 @@ absl::StatusOr<int64_t> Scheduler::ExpireLocked(int64_t now) {
       oit->second.last_active_ms = 0;
     }
   }
+  // Forget keys nobody works on any more (they would reserve nothing): the
+  // lease path walks `owners_`, which must not grow with every key ever
+  // started.
+  for (auto it = owners_.begin(); it != owners_.end();) {
+    if (it->second.leased == 0 &&
+        now - it->second.last_active_ms > opts_.affinity_grace_ms) {
+      it = owners_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   next_expiry_check_ms_ = now + std::max<int64_t>(50, opts_.lease_ms / 20);
   return static_cast<int64_t>(changed.size());
 }

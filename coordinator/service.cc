@@ -525,6 +525,15 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   b.AddListeningPort(options.listen, creds, &impl->port);
   b.SetMaxReceiveMessageSize(options.max_message_bytes);
   b.SetMaxSendMessageSize(options.max_message_bytes);
+  // The sync server's thread manager lets a worker thread exit after a call
+  // whenever more than MAX_POLLERS threads are polling (default 2), and
+  // spawns a new one when fewer than MIN_POLLERS remain: under a steady
+  // stream of claims from many workers that is a thread create+destroy per
+  // burst of calls. Keep a small standing pool instead.
+  b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
+  b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
+  b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                        options.rpc_threads);
   b.RegisterService(impl->worker_svc.get());
   b.RegisterService(impl->client_svc.get());
   impl->server = b.BuildAndStart();
