@@ -438,6 +438,8 @@ void RegisterCoordinator(CLI::App& app) {
     std::string listen = "127.0.0.1:50051";
     std::string token_file, tls_cert, tls_key;
     int max_message_mb = 16;
+    std::string metrics_file;
+    int64_t metrics_interval_ms = 5000;
     SchedFlags sched;
   };
   auto f = std::make_shared<Flags>();
@@ -450,12 +452,21 @@ void RegisterCoordinator(CLI::App& app) {
   c->add_option("--tls-key", f->tls_key, "PEM private key (with --tls-cert)");
   c->add_option("--max-message-mb", f->max_message_mb,
                 "Largest RPC message accepted");
+  c->add_option("--metrics-file", f->metrics_file,
+                "Rewrite this file with Prometheus-format metrics (jobs by "
+                "state, dispatch rate, expired leases, workers, quarantines) "
+                "every --metrics-interval-ms; e.g. for node_exporter's "
+                "textfile collector");
+  c->add_option("--metrics-interval-ms", f->metrics_interval_ms,
+                "How often --metrics-file is rewritten");
   AddSchedFlags(c, &f->sched);
   c->callback([f] {
     coordinator::ServerOptions o;
     o.db_path = f->db;
     o.listen = f->listen;
     o.max_message_bytes = f->max_message_mb << 20;
+    o.metrics_file = f->metrics_file;
+    o.metrics_interval_ms = std::max<int64_t>(100, f->metrics_interval_ms);
     o.scheduler = SchedOpts(f->sched);
     if (!f->token_file.empty()) {
       auto t = worker::ReadTokenFile(f->token_file);

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "common/hash.h"
 #include "common/status_macros.h"
+#include "coordinator/metrics.h"
 #include "coordinator/results_table.h"
 #include "coordinator/sweep_spec.h"
 #include "db/sqlite_store.h"
@@ -480,8 +481,15 @@ class CoordinatorServer::Impl {
 
   void Reap() {
     int64_t every = std::clamp<int64_t>(opts.scheduler.lease_ms / 10, 20, 1000);
+    if (!opts.metrics_file.empty()) {
+      every = std::min(every, std::max<int64_t>(10, opts.metrics_interval_ms));
+    }
+    int64_t next_metrics = 0;
     std::unique_lock<std::mutex> l(mu);
     while (!stopping) {
+      l.unlock();
+      WriteMetrics(&next_metrics);
+      l.lock();
       cv.wait_for(l, std::chrono::milliseconds(every));
       if (stopping) break;
       l.unlock();
@@ -489,6 +497,19 @@ class CoordinatorServer::Impl {
       if (!n.ok()) LOG(ERROR) << "expiring leases: " << n.status();
       l.lock();
     }
+    l.unlock();
+    next_metrics = 0;
+    WriteMetrics(&next_metrics);  // the final state
+  }
+
+  void WriteMetrics(int64_t* next_ms) {
+    if (opts.metrics_file.empty()) return;
+    int64_t now = clock.NowMs();
+    if (now < *next_ms) return;
+    *next_ms = now + opts.metrics_interval_ms;
+    absl::Status s =
+        WriteMetricsFile(store.get(), sched.get(), opts.metrics_file);
+    if (!s.ok()) LOG(ERROR) << "metrics: " << s;
   }
 };
 

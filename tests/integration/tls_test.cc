@@ -3,7 +3,8 @@
 // /usr/bin/openssl (the test skips, saying so, when openssl is absent); the
 // coordinator serves with --tls-cert/--tls-key, a worker and the client trust
 // it through --tls-ca and run a sweep to the end; a plaintext client and a
-// TLS client that does not trust the certificate are refused.
+// TLS client that does not trust the certificate are refused. The same
+// coordinator writes its Prometheus metrics file (--metrics-file).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -58,10 +59,12 @@ class TlsTest : public ::testing::Test {
 };
 
 TEST_F(TlsTest, WorkerAndClientTalkOverTlsAndPlaintextIsRefused) {
-  Proc* coord = Start({"coordinator", "--db", dir_ + "/q.db", "--listen",
-                       "127.0.0.1:0", "--tls-cert", cert_, "--tls-key", key_,
-                       "--heartbeat-ms", "100", "--idle-retry-ms", "50"},
-                      "coord");
+  Proc* coord =
+      Start({"coordinator", "--db", dir_ + "/q.db", "--listen", "127.0.0.1:0",
+             "--tls-cert", cert_, "--tls-key", key_, "--heartbeat-ms", "100",
+             "--idle-retry-ms", "50", "--metrics-file", dir_ + "/qgrid.prom",
+             "--metrics-interval-ms", "100"},
+            "coord");
   std::string addr = WaitForAddress(*coord);
   ASSERT_FALSE(addr.empty()) << coord->err();
   Start({"worker", "--coordinator", addr, "--tls-ca", cert_, "--name", "wT"},
@@ -95,6 +98,16 @@ TEST_F(TlsTest, WorkerAndClientTalkOverTlsAndPlaintextIsRefused) {
                              : done.get<int64_t>(),
             4)
       << out;
+
+  // The monitoring file (--metrics-file) catches up with the sweep.
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    std::string prom = Slurp(dir_ + "/qgrid.prom");
+    seen = prom.find("qgrid_jobs{state=\"done\"} 4\n") != std::string::npos &&
+           prom.find("qgrid_jobs_dispatched_total 4\n") != std::string::npos;
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(seen) << Slurp(dir_ + "/qgrid.prom");
 
   // A plaintext client cannot even complete a call.
   EXPECT_NE(
