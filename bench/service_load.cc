@@ -38,7 +38,7 @@
 // per-key query searches jobs_ready_by_quant_key; claims go by rowid; lease
 // expiry searches jobs_by_state.
 //
-// Usage: bench_service_load [--jobs N] [--workers N] [--batch N]
+// Usage: bench_service_load [--phase0] [--jobs N] [--workers N] [--batch N]
 //                           [--job-ms MS] [--jobs-per-worker N]
 // The machine's load matters: print `uptime` next to the figures.
 #include <fcntl.h>
@@ -320,7 +320,7 @@ int main(int argc, char** argv) {
   }
   bool only_phase0 = argc >= 2 && std::string(argv[1]) == "--phase0";
   int jobs = 10000, workers = 16, job_ms = 1000, per_worker = 8, batch = 8;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = only_phase0 ? 2 : 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     int v = std::atoi(argv[i + 1]);
     if (a == "--jobs") jobs = v;
@@ -336,7 +336,10 @@ int main(int argc, char** argv) {
                         .string();
   std::filesystem::create_directories(dir);
   PhaseZero(dir, jobs, batch);
-  if (only_phase0) return 0;
+  if (only_phase0) {
+    std::filesystem::remove_all(dir);
+    return 0;
+  }
 
   Coordinator coord = StartCoordinator(dir);
   if (coord.address.empty()) return 1;
