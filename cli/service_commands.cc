@@ -275,6 +275,7 @@ struct SchedFlags {
   int64_t retry_max_ms = 120000;
   int quarantine_after = 5;
   int affinity_batch = 8;
+  int64_t idle_retry_ms = 0;
 };
 
 void AddSchedFlags(CLI::App* c, SchedFlags* f) {
@@ -293,6 +294,9 @@ void AddSchedFlags(CLI::App* c, SchedFlags* f) {
                 "Quarantine a worker after this many consecutive failures");
   c->add_option("--affinity-batch", f->affinity_batch,
                 "Jobs of a new quant key handed out per lease");
+  c->add_option("--idle-retry-ms", f->idle_retry_ms,
+                "When no job is ready, workers are told to ask again after "
+                "this long (default: min(1000, --heartbeat-ms))");
 }
 
 coordinator::SchedulerOptions SchedOpts(const SchedFlags& f) {
@@ -300,7 +304,9 @@ coordinator::SchedulerOptions SchedOpts(const SchedFlags& f) {
   o.lease_ms = f.lease_ms;
   o.heartbeat_ms = f.heartbeat_ms;
   o.worker_quiet_ms = f.quiet_ms > 0 ? f.quiet_ms : f.lease_ms;
-  o.idle_retry_ms = std::min<int64_t>(1000, f.heartbeat_ms);
+  o.idle_retry_ms = f.idle_retry_ms > 0
+                        ? f.idle_retry_ms
+                        : std::min<int64_t>(1000, f.heartbeat_ms);
   o.retry = db::RetryPolicy{f.retry_base_ms, f.retry_max_ms};
   o.quarantine_after = f.quarantine_after;
   o.affinity_batch = f.affinity_batch;
@@ -432,6 +438,8 @@ void RegisterCoordinator(CLI::App& app) {
     std::string listen = "127.0.0.1:50051";
     std::string token_file, tls_cert, tls_key;
     int max_message_mb = 16;
+    std::string metrics_file;
+    int64_t metrics_interval_ms = 5000;
     SchedFlags sched;
   };
   auto f = std::make_shared<Flags>();
@@ -444,12 +452,21 @@ void RegisterCoordinator(CLI::App& app) {
   c->add_option("--tls-key", f->tls_key, "PEM private key (with --tls-cert)");
   c->add_option("--max-message-mb", f->max_message_mb,
                 "Largest RPC message accepted");
+  c->add_option("--metrics-file", f->metrics_file,
+                "Rewrite this file with Prometheus-format metrics (jobs by "
+                "state, dispatch rate, expired leases, workers, quarantines) "
+                "every --metrics-interval-ms; e.g. for node_exporter's "
+                "textfile collector");
+  c->add_option("--metrics-interval-ms", f->metrics_interval_ms,
+                "How often --metrics-file is rewritten");
   AddSchedFlags(c, &f->sched);
   c->callback([f] {
     coordinator::ServerOptions o;
     o.db_path = f->db;
     o.listen = f->listen;
     o.max_message_bytes = f->max_message_mb << 20;
+    o.metrics_file = f->metrics_file;
+    o.metrics_interval_ms = std::max<int64_t>(100, f->metrics_interval_ms);
     o.scheduler = SchedOpts(f->sched);
     if (!f->token_file.empty()) {
       auto t = worker::ReadTokenFile(f->token_file);

@@ -147,11 +147,23 @@ absl::StatusOr<int64_t> Scheduler::ExpireLocked(int64_t now) {
     LOG(WARNING) << "job " << j.id << ": " << j.last_error << " -> "
                  << db::JobStateName(j.state);
     DropLeaseLocked(j.id, now);
+    ++counters_.leases_expired;
     // A lease that lapsed says its worker is not working on the key: free
     // the key for others at once.
     auto oit = owners_.find(j.quant_key);
     if (oit != owners_.end() && oit->second.leased == 0) {
       oit->second.last_active_ms = 0;
+    }
+  }
+  // Forget keys nobody works on any more (they would reserve nothing): the
+  // lease path walks `owners_`, which must not grow with every key ever
+  // started.
+  for (auto it = owners_.begin(); it != owners_.end();) {
+    if (it->second.leased == 0 &&
+        now - it->second.last_active_ms > opts_.affinity_grace_ms) {
+      it = owners_.erase(it);
+    } else {
+      ++it;
     }
   }
   next_expiry_check_ms_ = now + std::max<int64_t>(50, opts_.lease_ms / 20);
@@ -232,7 +244,9 @@ absl::StatusOr<LeaseResult> Scheduler::Lease(
     QG_ASSIGN_OR_RETURN(out.jobs, store_->ClaimJobs(pick, worker_id, now,
                                                     now + opts_.lease_ms));
     for (const auto& j : out.jobs) AddLeaseLocked(j, now);
+    CountDispatchLocked(static_cast<int64_t>(out.jobs.size()), now);
   }
+  ++counters_.lease_calls;
   if (out.jobs.empty()) out.retry_after_ms = opts_.idle_retry_ms;
   return out;
 }
@@ -285,6 +299,9 @@ absl::StatusOr<db::ReportOutcome> Scheduler::ReportResult(
       DropLeaseLocked(job_id, now);
     }
     w->consecutive_failures = 0;
+    ++counters_.results_accepted;
+  } else if (o != db::ReportOutcome::kNotHolder) {
+    ++counters_.results_ignored;
   }
   QG_RETURN_IF_ERROR(TouchWorkerLocked(w, nullptr, now));
   return o;
@@ -300,11 +317,13 @@ absl::StatusOr<db::JobState> Scheduler::ReportFailure(
                       store_->FailJob(job_id, worker_id, attempt, error,
                                       permanent, now, opts_.retry));
   DropLeaseLocked(job_id, now);
+  ++counters_.failures;
   // A permanent failure is the job's fault (bad config), not the worker's.
   if (!permanent) {
     if (++w->consecutive_failures >= opts_.quarantine_after &&
         !w->quarantined) {
       w->quarantined = true;
+      ++counters_.quarantines;
       LOG(ERROR) << "worker " << worker_id << " quarantined after "
                  << w->consecutive_failures
                  << " consecutive failures; last: " << error;
@@ -321,6 +340,7 @@ absl::Status Scheduler::Release(const std::string& worker_id, int64_t job_id,
   QG_RETURN_IF_ERROR(WorkerLocked(worker_id).status());
   QG_RETURN_IF_ERROR(store_->ReleaseJob(job_id, worker_id, attempt, now));
   DropLeaseLocked(job_id, now);
+  ++counters_.jobs_released;
   // Let another worker start the key right away.
   auto it = owners_.begin();
   for (; it != owners_.end(); ++it) {
@@ -358,6 +378,30 @@ std::vector<Scheduler::WorkerView> Scheduler::Workers() {
     out.push_back(std::move(v));
   }
   return out;
+}
+
+void Scheduler::CountDispatchLocked(int64_t n, int64_t now) {
+  counters_.jobs_dispatched += n;
+  int64_t sec = now / 1000;
+  int slot = static_cast<int>(sec % 60);
+  if (minute_second_[slot] != sec) {
+    minute_second_[slot] = sec;
+    minute_count_[slot] = 0;
+  }
+  minute_count_[slot] += n;
+}
+
+SchedulerCounters Scheduler::Counters() {
+  absl::MutexLock l(&mu_);
+  SchedulerCounters c = counters_;
+  int64_t sec = clock_->NowMs() / 1000;
+  c.dispatched_last_minute = 0;
+  for (int i = 0; i < 60; ++i) {
+    if (minute_second_[i] > sec - 60 && minute_second_[i] <= sec) {
+      c.dispatched_last_minute += minute_count_[i];
+    }
+  }
+  return c;
 }
 
 }  // namespace qgrid::coordinator

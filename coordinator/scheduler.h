@@ -63,6 +63,20 @@ struct HeartbeatResult {
   bool quarantined = false;
 };
 
+// Monotonic counters since this scheduler started (the monitoring view,
+// coordinator/metrics.h), and the dispatches of the last minute.
+struct SchedulerCounters {
+  int64_t lease_calls = 0;       // Lease() calls that were answered
+  int64_t jobs_dispatched = 0;   // jobs handed to workers
+  int64_t results_accepted = 0;  // reports that made a job done
+  int64_t results_ignored = 0;   // duplicate or stale reports
+  int64_t failures = 0;          // failed attempts reported by workers
+  int64_t leases_expired = 0;    // leases that lapsed (quiet workers)
+  int64_t jobs_released = 0;     // given back by draining workers
+  int64_t quarantines = 0;       // workers quarantined
+  int64_t dispatched_last_minute = 0;
+};
+
 class Scheduler {
  public:
   // `store` and `clock` must outlive the scheduler.
@@ -106,6 +120,7 @@ class Scheduler {
     std::vector<int64_t> leased_job_ids;
   };
   std::vector<WorkerView> Workers();
+  SchedulerCounters Counters();
 
  private:
   Scheduler(db::Store* store, Clock* clock, SchedulerOptions opts);
@@ -139,6 +154,8 @@ class Scheduler {
   absl::StatusOr<int64_t> ExpireLocked(int64_t now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RebuildLeasesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CountDispatchLocked(int64_t n, int64_t now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   db::Store* const store_;
   Clock* const clock_;
@@ -151,6 +168,10 @@ class Scheduler {
   std::map<std::string, Owner> owners_ ABSL_GUARDED_BY(mu_);
   int64_t next_expiry_check_ms_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t worker_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  SchedulerCounters counters_ ABSL_GUARDED_BY(mu_);
+  // Dispatches per second of the last minute: slot = second % 60.
+  int64_t minute_count_[60] ABSL_GUARDED_BY(mu_) = {};
+  int64_t minute_second_[60] ABSL_GUARDED_BY(mu_) = {};
 };
 
 }  // namespace qgrid::coordinator

@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "common/hash.h"
 #include "common/status_macros.h"
+#include "coordinator/metrics.h"
 #include "coordinator/results_table.h"
 #include "coordinator/sweep_spec.h"
 #include "db/sqlite_store.h"
@@ -480,8 +481,15 @@ class CoordinatorServer::Impl {
 
   void Reap() {
     int64_t every = std::clamp<int64_t>(opts.scheduler.lease_ms / 10, 20, 1000);
+    if (!opts.metrics_file.empty()) {
+      every = std::min(every, std::max<int64_t>(10, opts.metrics_interval_ms));
+    }
+    int64_t next_metrics = 0;
     std::unique_lock<std::mutex> l(mu);
     while (!stopping) {
+      l.unlock();
+      WriteMetrics(&next_metrics);
+      l.lock();
       cv.wait_for(l, std::chrono::milliseconds(every));
       if (stopping) break;
       l.unlock();
@@ -489,6 +497,19 @@ class CoordinatorServer::Impl {
       if (!n.ok()) LOG(ERROR) << "expiring leases: " << n.status();
       l.lock();
     }
+    l.unlock();
+    next_metrics = 0;
+    WriteMetrics(&next_metrics);  // the final state
+  }
+
+  void WriteMetrics(int64_t* next_ms) {
+    if (opts.metrics_file.empty()) return;
+    int64_t now = clock.NowMs();
+    if (now < *next_ms) return;
+    *next_ms = now + opts.metrics_interval_ms;
+    absl::Status s =
+        WriteMetricsFile(store.get(), sched.get(), opts.metrics_file);
+    if (!s.ok()) LOG(ERROR) << "metrics: " << s;
   }
 };
 
@@ -525,6 +546,15 @@ absl::StatusOr<std::unique_ptr<CoordinatorServer>> CoordinatorServer::Start(
   b.AddListeningPort(options.listen, creds, &impl->port);
   b.SetMaxReceiveMessageSize(options.max_message_bytes);
   b.SetMaxSendMessageSize(options.max_message_bytes);
+  // The sync server's thread manager lets a worker thread exit after a call
+  // whenever more than MAX_POLLERS threads are polling (default 2), and
+  // spawns a new one when fewer than MIN_POLLERS remain: under a steady
+  // stream of claims from many workers that is a thread create+destroy per
+  // burst of calls. Keep a small standing pool instead.
+  b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
+  b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
+  b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                        options.rpc_threads);
   b.RegisterService(impl->worker_svc.get());
   b.RegisterService(impl->client_svc.get());
   impl->server = b.BuildAndStart();

@@ -27,6 +27,12 @@ struct ServerOptions {
   std::string tls_key_pem;
   int max_message_bytes = 16 << 20;
   int64_t max_jobs_limit = 1'000'000;  // hard cap whatever --max-jobs says
+  // Threads the gRPC server keeps polling between calls (see service.cc).
+  int rpc_threads = 16;
+  // When set, the Prometheus text of coordinator/metrics.h is rewritten to
+  // this file every `metrics_interval_ms`.
+  std::string metrics_file;
+  int64_t metrics_interval_ms = 5000;
   SchedulerOptions scheduler;
 };
 

@@ -349,8 +349,21 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(
   sqlite3_busy_timeout(impl->db_, options.busy_timeout_ms);
   // WAL: readers never block the writer; NORMAL sync is durable across
   // process crashes (only an OS crash can lose the last transactions).
+  // Only the coordinator opens the database: hold the file lock for the
+  // connection's lifetime instead of taking and dropping it around every
+  // transaction (several fcntl() calls each), and keep the WAL index in
+  // heap memory instead of a shared-memory file. A second coordinator on
+  // the same file is refused ("database is locked") instead of interleaving.
+  // Must precede journal_mode=WAL for the heap WAL index.
+  QG_RETURN_IF_ERROR(impl->Exec("PRAGMA locking_mode=EXCLUSIVE"));
   QG_RETURN_IF_ERROR(Annotate(impl->Exec("PRAGMA journal_mode=WAL"), path));
   QG_RETURN_IF_ERROR(impl->Exec("PRAGMA synchronous=NORMAL"));
+  // Checkpoint (copy the WAL into the database and fsync) every 16k pages
+  // (64 MiB of WAL) instead of every 1,000: the hot index pages a claim
+  // rewrites are then copied once per checkpoint, not once per ~100 claims.
+  QG_RETURN_IF_ERROR(impl->Exec("PRAGMA wal_autocheckpoint=16384"));
+  // Read through a memory map rather than a pread() per page.
+  QG_RETURN_IF_ERROR(impl->Exec("PRAGMA mmap_size=268435456"));
   QG_RETURN_IF_ERROR(impl->Exec("PRAGMA foreign_keys=ON"));
   QG_RETURN_IF_ERROR(impl->Exec(
       "CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
@@ -600,18 +613,21 @@ absl::StatusOr<std::vector<JobRecord>> SqliteStore::ClaimJobs(
   absl::Status st = im->Tx([&]() -> absl::Status {
     for (int64_t id : job_ids) {
       // The guard in WHERE makes the claim safe even against a stale caller:
-      // only a claimable job changes.
+      // only a claimable job changes. RETURNING hands back the claimed row
+      // in the same statement (no second lookup per job).
       QG_ASSIGN_OR_RETURN(
-          auto s,
-          im->Prepare("UPDATE jobs SET state='leased', attempt=attempt+1, "
+          auto s, im->Prepare(absl::StrCat(
+                      "UPDATE jobs SET state='leased', attempt=attempt+1, "
                       "worker_id=?2, lease_expiry_ms=?3, updated_ms=?4, "
                       "phase='', percent=0 WHERE id=?1 AND state IN "
-                      "('pending','failed') AND not_before_ms <= ?4"));
+                      "('pending','failed') AND not_before_ms <= ?4 RETURNING ",
+                      kJobCols)));
       s->Bind(1, id).Bind(2, worker_id).Bind(3, lease_until_ms).Bind(4, now_ms);
-      QG_RETURN_IF_ERROR(s->Run());
-      if (sqlite3_changes(im->db_) == 0) continue;
-      QG_ASSIGN_OR_RETURN(auto j, im->LoadJob(id));
-      if (j) out.push_back(*j);
+      QG_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) continue;
+      out.push_back(ReadJob(*s));
+      QG_ASSIGN_OR_RETURN(bool more, s->Step());  // runs it to completion
+      (void)more;
     }
     return absl::OkStatus();
   });

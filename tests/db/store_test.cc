@@ -335,6 +335,36 @@ TEST(SqliteStore, SurvivesReopenAndRefusesNewerSchema) {
   std::filesystem::remove_all(dir);
 }
 
+// The coordinator holds the database's lock for its lifetime (exclusive
+// locking mode): a second coordinator on the same file is refused instead of
+// interleaving claims with the first.
+TEST(SqliteStore, ASecondOpenerOfTheSameFileIsRefused) {
+  std::string dir = qgrid::testing::MakeTempDir("store-lock");
+  std::string path = dir + "/q.db";
+  auto first = SqliteStore::Open(path);
+  ASSERT_TRUE(first.ok()) << first.status();
+  SqliteStore::Options o;
+  o.busy_timeout_ms = 100;
+  auto second = SqliteStore::Open(path, o);
+  EXPECT_FALSE(second.ok());
+  if (!second.ok()) {
+    EXPECT_NE(second.status().message().find("locked"), std::string::npos)
+        << second.status();
+  }
+  SweepRecord sw;
+  sw.id = "s";
+  JobRecord j;
+  j.content_key = "a";
+  j.quant_key = "q";
+  EXPECT_TRUE((*first)->CreateSweep(sw, {j}, true, 1).ok());
+  first->reset();
+  // Free once the first closes; and an existing database is locked as well.
+  auto third = SqliteStore::Open(path, o);
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_FALSE(SqliteStore::Open(path, o).ok());
+  std::filesystem::remove_all(dir);
+}
+
 TEST(SqliteStore, UnopenablePathIsAnError) {
   auto s = SqliteStore::Open("/nonexistent-dir/x/q.db");
   EXPECT_FALSE(s.ok());
