@@ -133,6 +133,9 @@ absl::StatusOr<QuantizedWeight> RtnQuantizer::Quantize(
 
 namespace {
 
+// Columns per sub-block of GPTQ's two-level lazy update (see the loop).
+constexpr int64_t kGptqSubBlock = 16;
+
 // Upper Cholesky factor of (H + damp I)^-1 after dead-column handling, as
 // gptq.py: cholesky -> cholesky_inverse -> cholesky(upper). If H is not
 // positive definite after the reference dampening (rare: degenerate
@@ -219,57 +222,110 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
     }
 
     // The loop works on W^T [cols, rows] so that a column of W is a
-    // contiguous row: the per-column rank-1 updates become BLAS ger calls on
-    // a contiguous block (same arithmetic as gptq.py, transposed).
+    // contiguous row (same arithmetic as gptq.py, transposed).
     at::Tensor Wt = W.t().contiguous();
     W = at::Tensor();
+    // Codes and dequantized values by permuted position; the dequantized
+    // value s (q - z) is the one DequantizeCodes computes from the stored
+    // integer form, so no second pass over the weight is needed.
     at::Tensor codes_t = at::empty_like(Wt);
+    at::Tensor deq_t = at::empty_like(Wt);
     std::vector<at::Tensor> group_scale, group_zero;  // dynamic groups
     std::vector<int32_t> group_of_pos(cols, 0);       // by permuted position
     if (gs <= 0) {
       group_scale.push_back(scale);
       group_zero.push_back(zero);
     }
+    const bool cpu = Wt.is_cpu();
+    const float maxq = static_cast<float>(std::ldexp(1.0, bits) - 1);
     const int64_t bs = o_.block_size;
     for (int64_t i1 = 0; i1 < cols; i1 += bs) {
       const int64_t i2 = std::min(i1 + bs, cols), count = i2 - i1;
       at::Tensor W1 = Wt.slice(0, i1, i2).clone();  // [count, rows]
       at::Tensor Err1 = at::empty_like(W1);
-      at::Tensor Hinv1 = Hinv.slice(0, i1, i2).slice(1, i1, i2);
-      for (int64_t i = 0; i < count; ++i) {
-        const int64_t col = i1 + i;
-        if (gs > 0) {
-          if (!o_.static_groups) {
-            if (col % gs == 0) {
-              // As gptq.py: params from W (block-start state), not W1.
-              GridParams(Wt.slice(0, col, std::min(col + gs, cols)).t(), bits,
-                         o_.sym, &scale, &zero);
-              group_scale.push_back(scale);
-              group_zero.push_back(zero);
+      at::Tensor Hinv1 = Hinv.slice(0, i1, i2).slice(1, i1, i2).contiguous();
+      at::Tensor Hinv1_cpu = cpu ? Hinv1 : at::Tensor();
+      // Two-level lazy batching: inside the block, the error of a column
+      // goes at once only to the rest of its sub-block of kSub columns (a
+      // cache-resident rank-1 loop); the rest of the block gets the
+      // sub-block's errors as one matmul. Same updates as gptq.py's
+      // per-column rank-1 loop, summed in another order (so results differ
+      // from it in the last float bits; still bit-deterministic). This
+      // turns the memory-bound rank-1 traffic over the whole block into a
+      // GEMM, which is what brings GPTQ close to the bare-matmul floor.
+      for (int64_t j1 = 0; j1 < count; j1 += kGptqSubBlock) {
+        const int64_t j2 = std::min(j1 + kGptqSubBlock, count);
+        for (int64_t i = j1; i < j2; ++i) {
+          const int64_t col = i1 + i;
+          if (gs > 0) {
+            if (!o_.static_groups) {
+              if (col % gs == 0) {
+                // As gptq.py: params from W (block-start state), not W1.
+                GridParams(Wt.slice(0, col, std::min(col + gs, cols)).t(), bits,
+                           o_.sym, &scale, &zero);
+                scale = scale.contiguous();
+                zero = zero.contiguous();
+                group_scale.push_back(scale);
+                group_zero.push_back(zero);
+              }
+              group_of_pos[col] = static_cast<int32_t>(group_scale.size()) - 1;
+            } else {
+              const int64_t g = perm_v[col] / gs;
+              scale = static_scale[g];
+              zero = static_zero[g];
+              group_of_pos[col] = static_cast<int32_t>(g);
             }
-            group_of_pos[col] = static_cast<int32_t>(group_scale.size()) - 1;
+          }
+          if (cpu) {
+            // Elementwise as QuantizeCodes/FakeQuantize: round half to
+            // even (nearbyint), clamp, s (q - z), error / Hinv_jj.
+            const float* sp = scale.data_ptr<float>();
+            const float* zp = zero.data_ptr<float>();
+            float* w1 = W1.data_ptr<float>();
+            float* wc = w1 + i * rows;
+            float* qc = codes_t.data_ptr<float>() + col * rows;
+            float* dc = deq_t.data_ptr<float>() + col * rows;
+            float* ec = Err1.data_ptr<float>() + i * rows;
+            const float d = hd[col];
+            for (int64_t r = 0; r < rows; ++r) {
+              float q = std::nearbyint(wc[r] / sp[r]) + zp[r];
+              q = std::min(std::max(q, 0.0f), maxq);
+              const float dq = sp[r] * (q - zp[r]);
+              qc[r] = q;
+              dc[r] = dq;
+              ec[r] = (wc[r] - dq) / d;
+            }
+            const float* h = Hinv1_cpu.data_ptr<float>() + i * count;
+            for (int64_t k = i + 1; k < j2; ++k) {
+              const float hk = h[k];
+              float* wk = w1 + k * rows;
+              for (int64_t r = 0; r < rows; ++r) wk[r] -= hk * ec[r];
+            }
           } else {
-            const int64_t g = perm_v[col] / gs;
-            scale = static_scale[g];
-            zero = static_zero[g];
-            group_of_pos[col] = static_cast<int32_t>(g);
+            at::Tensor wcol = W1.select(0, i);
+            at::Tensor q = QuantizeCodes(wcol, scale, zero, bits);
+            at::Tensor deq = scale * (q - zero);
+            codes_t.select(0, col).copy_(q);
+            deq_t.select(0, col).copy_(deq);
+            at::Tensor err = (wcol - deq) / hd[col];
+            Err1.select(0, i).copy_(err);
+            if (i + 1 < j2)
+              W1.slice(0, i + 1, j2)
+                  .sub_(Hinv1.select(0, i).slice(0, i + 1, j2).unsqueeze(1) *
+                        err.unsqueeze(0));
           }
         }
-        at::Tensor wcol = W1.select(0, i);
-        at::Tensor q = QuantizeCodes(wcol, scale, zero, bits);
-        at::Tensor deq = scale * (q - zero);
-        codes_t.select(0, col).copy_(q);
-        at::Tensor err = (wcol - deq) / hd[col];
-        if (i + 1 < count)
-          W1.slice(0, i + 1).addr_(Hinv1.select(0, i).slice(0, i + 1), err,
-                                   /*beta=*/1, /*alpha=*/-1);
-        Err1.select(0, i).copy_(err);
+        if (j2 < count)
+          W1.slice(0, j2).addmm_(Hinv1.slice(0, j1, j2).slice(1, j2).t(),
+                                 Err1.slice(0, j1, j2), /*beta=*/1,
+                                 /*alpha=*/-1);
       }
       if (i2 < cols)
         Wt.slice(0, i2).addmm_(Hinv.slice(0, i1, i2).slice(1, i2).t(), Err1,
                                /*beta=*/1, /*alpha=*/-1);
     }
     at::Tensor codes = codes_t.t();
+    at::Tensor deq = deq_t.t();
 
     at::Tensor g_idx = at::empty({cols}, at::kInt);
     int32_t* gi = g_idx.data_ptr<int32_t>();
@@ -283,12 +339,13 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
     if (o_.act_order) {
       at::Tensor invperm = at::argsort(perm);
       codes = codes.index_select(1, invperm);
+      deq = deq.index_select(1, invperm);
     }
     r.codes = codes.to(at::kInt).contiguous();
     r.scales = at::stack(group_scale, 1).contiguous();
     r.zeros = at::stack(group_zero, 1).to(at::kInt).contiguous();
     r.g_idx = g_idx.to(Wt.device());
-    r.weight = DequantizeCodes(r.codes, r.scales, r.zeros, r.g_idx);
+    r.weight = deq.contiguous();
     r.bits = bits;
     r.group_size = gs;
     r.sym = o_.sym;
@@ -324,6 +381,40 @@ void SpqrGroupParams(const at::Tensor& g, int bits, int stat_bits, bool sym,
   if (!sym) *zero = quant_stat(*zero);
 }
 
+// SpQR get_leave_one_out_error: for every weight of a group [rows, g],
+// how much the group's Hessian-weighted squared error drops when the grid
+// is fitted without that weight and the weight is kept exact (all g
+// leave-one-out fits in one batched FindParams). d: [g] diag of the upper
+// Cholesky factor of H^-1 over the group's columns.
+at::Tensor LeaveOneOutReduction(const at::Tensor& G, const at::Tensor& d,
+                                int bits, bool sym) {
+  const int64_t rows = G.size(0), g = G.size(1);
+  // loo[j] = every column index but j: [g, g-1].
+  std::vector<int64_t> idx;
+  idx.reserve(g * (g - 1));
+  for (int64_t j = 0; j < g; ++j)
+    for (int64_t k = 0; k < g; ++k)
+      if (k != j) idx.push_back(k);
+  at::Tensor loo = at::tensor(idx, at::kLong).to(G.device());
+  at::Tensor Gl = G.index_select(1, loo).reshape({rows * g, g - 1});
+  at::Tensor s, z;
+  FindParams(Gl, bits, sym, &s, &z);
+  at::Tensor dl = d.index_select(0, loo).reshape({g, g - 1});
+  at::Tensor loo_err =
+      ((FakeQuantize(Gl, s.unsqueeze(1), z.unsqueeze(1), bits) - Gl)
+           .reshape({rows, g, g - 1}) /
+       dl.unsqueeze(0))
+          .square()
+          .sum(-1);  // [rows, g]
+  at::Tensor bs, bz;
+  FindParams(G, bits, sym, &bs, &bz);
+  at::Tensor base_err =
+      ((FakeQuantize(G, bs.unsqueeze(1), bz.unsqueeze(1), bits) - G) / d)
+          .square()
+          .sum(1, true);
+  return base_err - loo_err;
+}
+
 }  // namespace
 
 absl::StatusOr<QuantizedWeight> SpqrQuantizer::Quantize(
@@ -341,18 +432,32 @@ absl::StatusOr<QuantizedWeight> SpqrQuantizer::Quantize(
     if (cols % gs != 0)
       return absl::InvalidArgumentError(absl::StrCat(
           "spqr: group size ", gs, " does not divide input dim ", cols));
+    if (hessian.size(0) != cols)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "spqr: Hessian is ", hessian.size(0), "x", hessian.size(1),
+          " but the weight has ", cols, " input columns"));
     at::Tensor H = hessian.to(W.device(), at::kFloat).clone();
     at::Tensor dead = H.diagonal() == 0;
     H.diagonal().masked_fill_(dead, 1);
     W.masked_fill_(dead.unsqueeze(0), 0);
+    // SpQR's permutation_order "act_order": columns by decreasing diag(H);
+    // groups are then formed over the permuted columns (undone at the end).
+    at::Tensor perm;
+    if (o_.act_order) {
+      perm = at::argsort(H.diagonal(), /*dim=*/0, /*descending=*/true);
+      W = W.index_select(1, perm);
+      H = H.index_select(0, perm).index_select(1, perm);
+    }
     QG_ASSIGN_OR_RETURN(at::Tensor Hinv, InverseCholeskyUpper(H, o_.percdamp));
+    H = at::Tensor();
     at::Tensor hdiag_t = Hinv.diagonal().contiguous();
     at::Tensor hdiag = hdiag_t.to(at::kCPU);
     const float* hd = hdiag.data_ptr<float>();
-    // SpQR: threshold relative to mean_j var(W[:, j]) / Hinv_jj^2.
+    // SpQR: unstructured_outlier_threshold = outlier_relative_threshold *
+    // mean_j var(W[:, j]) / Hinv_cho_jj^2.
     const double outlier_scale =
         (W.var(0) / hdiag_t.square()).mean().item<double>();
-    const double thr = o_.outlier_threshold * outlier_scale;
+    const double thr = o_.outlier_relative_threshold * outlier_scale;
 
     at::Tensor outliers = at::zeros({rows, cols}, W.options().dtype(at::kBool));
     at::Tensor scale, zero;
@@ -362,36 +467,14 @@ absl::StatusOr<QuantizedWeight> SpqrQuantizer::Quantize(
       at::Tensor Err = at::zeros({rows, b2 - b1}, W.options());
       for (int64_t col = b1; col < b2; ++col) {
         if (col % gs == 0) {
-          // Leave-one-out: how much the group's Hessian-weighted error drops
-          // when one weight is not quantized; likely outliers are excluded
-          // (replaced by the mean of the rest) when fitting the stats.
+          // Likely outliers (their leave-one-out error reduction exceeds
+          // the threshold) are replaced by the mean of the rest of their
+          // row's group when fitting the group's grid.
           at::Tensor G = W.slice(1, col, col + gs);
-          at::Tensor d = hdiag_t.slice(0, col, col + gs);
-          at::Tensor base_s, base_z;
-          FindParams(G, bits, o_.sym, &base_s, &base_z);
-          at::Tensor base_err = ((FakeQuantize(G, base_s.unsqueeze(1),
-                                               base_z.unsqueeze(1), bits) -
-                                  G) /
-                                 d)
-                                    .square()
-                                    .sum(1, true);
-          at::Tensor loo_red = at::zeros_like(G);
-          for (int64_t j = 0; j < gs; ++j) {
-            std::vector<int64_t> keep;
-            for (int64_t k = 0; k < gs; ++k)
-              if (k != j) keep.push_back(k);
-            at::Tensor ki = at::tensor(keep, at::kLong).to(W.device());
-            at::Tensor Gj = G.index_select(1, ki);
-            at::Tensor s, z;
-            FindParams(Gj, bits, o_.sym, &s, &z);
-            at::Tensor e =
-                ((FakeQuantize(Gj, s.unsqueeze(1), z.unsqueeze(1), bits) - Gj) /
-                 d.index_select(0, ki))
-                    .square()
-                    .sum(1);
-            loo_red.select(1, j).copy_(base_err.squeeze(1) - e);
-          }
-          at::Tensor likely = (loo_red > thr).to(at::kFloat);
+          at::Tensor likely =
+              (LeaveOneOutReduction(G, hdiag_t.slice(0, col, col + gs), bits,
+                                    o_.sym) > thr)
+                  .to(at::kFloat);
           at::Tensor keepm = 1 - likely;
           at::Tensor mean =
               (G * keepm).sum(1, true) / keepm.sum(1, true).clamp_min(1);
@@ -402,6 +485,8 @@ absl::StatusOr<QuantizedWeight> SpqrQuantizer::Quantize(
         at::Tensor q = at::clamp(at::round(wcol / scale + zero), 0, maxq);
         at::Tensor deq = scale * (q - zero);
         at::Tensor err = (wcol - deq) / hd[col];
+        // A weight whose own scaled error exceeds the threshold is kept
+        // exact (SpQR keeps it in fp16; fp32 here, as every other weight).
         at::Tensor is_out = err.square() > thr;
         deq = at::where(is_out, wcol, deq);
         err = (wcol - deq) / hd[col];
@@ -415,21 +500,46 @@ absl::StatusOr<QuantizedWeight> SpqrQuantizer::Quantize(
       if (b2 < cols)
         W.slice(1, b2).addmm_(Err, Hinv.slice(0, b1, b2).slice(1, b2), 1, -1);
     }
-    r.weight = W;
+    if (o_.act_order) {
+      at::Tensor invperm = at::argsort(perm);
+      W = W.index_select(1, invperm);
+      outliers = outliers.index_select(1, invperm);
+    }
+    r.weight = W.contiguous();
+    r.outlier_mask = outliers;
     r.bits = bits;
     r.group_size = o_.group_size;
     r.sym = o_.sym;
-    r.outlier_fraction = outliers.to(at::kFloat).mean().item<double>();
-    // codes + first-level stats at stat_bits per group of gs weights +
-    // second-level fp16 scale/zero per 16 groups + 48 bits per outlier.
-    const double stats = o_.sym ? 1 : 2;
-    r.bits_per_param = bits + stats * o_.stat_bits / double(gs) +
-                       stats * 2 * 16.0 / (16.0 * double(gs)) +
-                       48.0 * r.outlier_fraction;
+    r.act_order = o_.act_order;
+    const int64_t n_out = outliers.sum().item<int64_t>();
+    r.outlier_fraction = double(n_out) / double(rows * cols);
+    r.bits_per_param = SpqrStoredBits(rows, cols, gs, bits, o_.stat_bits,
+                                      o_.sym, o_.act_order, n_out) /
+                       double(rows * cols);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
   return r;
+}
+
+double SpqrStoredBits(int64_t rows, int64_t cols, int64_t group_size, int bits,
+                      int stat_bits, bool sym, bool act_order,
+                      int64_t outliers) {
+  const int64_t gs = group_size > 0 ? group_size : cols;
+  const int64_t groups = rows * (cols / gs);  // first-level (row, group)
+  // Second level: chunks of 16 rows per column group (the whole column of
+  // rows when 16 does not divide them), as SpqrGroupParams.
+  const int64_t qq = rows % 16 == 0 ? 16 : rows;
+  const int64_t chunks = (rows / qq) * (cols / gs);
+  const int nstats = sym ? 1 : 2;  // symmetric grids store no zero
+  double b = double(rows) * double(cols) * bits;  // dense codes
+  b += double(groups) * nstats * stat_bits;       // 1st-level stats
+  b += double(chunks) * nstats * (16.0 + 16.0);   // fp16 scale+zero
+  if (act_order) b += double(cols) * 32;          // int32 perm
+  // Outliers in CSR: fp16 value + 16-bit column index each, plus 32-bit
+  // row offsets (SpQR's sparse format; in_features < 65536).
+  if (outliers > 0) b += double(outliers) * 32.0 + double(rows + 1) * 32.0;
+  return b;
 }
 
 // ---------------------------------------------------------------- FP8
@@ -511,7 +621,8 @@ absl::StatusOr<std::unique_ptr<WeightQuantizer>> MakeWeightQuantizer(
     o.bits = s.w_bits;
     o.group_size = s.group_size;  // Resolve() put spqr_group_size here
     o.stat_bits = c.spqr_stat_bits;
-    o.outlier_threshold = c.spqr_outlier_threshold;
+    o.outlier_relative_threshold = c.spqr_outlier_threshold;
+    o.act_order = c.act_order;
     o.percdamp = c.percdamp;
     o.block_size = c.block_size;
     o.sym = s.sym;
