@@ -140,17 +140,27 @@ constexpr int64_t kGptqSubBlock = 16;
 // gptq.py: cholesky -> cholesky_inverse -> cholesky(upper). If H is not
 // positive definite after the reference dampening (rare: degenerate
 // calibration data) the dampening is raised tenfold, up to three times.
-absl::StatusOr<at::Tensor> InverseCholeskyUpper(at::Tensor H, double percdamp) {
-  const double mean_diag = H.diagonal().mean().item<double>();
+absl::StatusOr<at::Tensor> InverseCholeskyUpper(
+    const at::Tensor& H, double percdamp,
+    const at::Tensor& dead = at::Tensor()) {
+  double mean_diag = -1;
   for (int attempt = 0; attempt < 4; ++attempt) {
+    // gptq.py: H[dead, dead] = 1, then damp = percdamp * mean(diag(H)).
     at::Tensor Hd = H.clone();
+    if (dead.defined()) Hd.diagonal().masked_fill_(dead, 1);
+    if (mean_diag < 0) mean_diag = Hd.diagonal().mean().item<double>();
     Hd.diagonal().add_(percdamp * mean_diag * std::pow(10.0, attempt));
     auto [L, info] = at::linalg_cholesky_ex(Hd, /*upper=*/false);
     if (info.item<int>() != 0) continue;
-    at::Tensor Hinv = at::cholesky_inverse(L, /*upper=*/false);
-    auto [U, info2] = at::linalg_cholesky_ex(Hinv, /*upper=*/true);
+    // The inverse goes into Hd's buffer and its upper factor into L's: on
+    // a VM a fresh multi-megabyte buffer costs a page fault per 4 KiB,
+    // comparable to the factorization itself (same LAPACK calls).
+    at::cholesky_inverse_out(Hd, L, /*upper=*/false);
+    at::Tensor info2 = at::empty_like(info);
+    at::linalg_cholesky_ex_out(L, info2, Hd, /*upper=*/true,
+                               /*check_errors=*/false);
     if (info2.item<int>() != 0) continue;
-    return U;
+    return L;
   }
   return absl::FailedPreconditionError(
       "gptq: Hessian is not positive definite even after 1000x dampening "
@@ -167,8 +177,10 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
       return absl::InvalidArgumentError("gptq: needs the layer's Hessian");
     const int bits = o_.bits;
     const int gs = o_.group_size;
-    at::Tensor W = w.to(at::kFloat).clone();
-    const int64_t rows = W.size(0), cols = W.size(1);
+    // W0 and H are only read (no copies of the inputs: see
+    // InverseCholeskyUpper on the cost of fresh buffers).
+    const at::Tensor W0 = w.to(at::kFloat);
+    const int64_t rows = W0.size(0), cols = W0.size(1);
     if (hessian.size(0) != cols)
       return absl::InvalidArgumentError(absl::StrCat(
           "gptq: Hessian is ", hessian.size(0), "x", hessian.size(1),
@@ -176,40 +188,54 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
     if (gs > 0 && cols % gs != 0)
       return absl::InvalidArgumentError(absl::StrCat(
           "gptq: group size ", gs, " does not divide input dim ", cols));
-    at::Tensor H = hessian.to(W.device(), at::kFloat).clone();
+    at::Tensor H = hessian.to(W0.device(), at::kFloat);
 
     // Per-channel / per-tensor params come from the whole weight, before
     // dead columns are zeroed (gptq.py computes them first).
     at::Tensor scale, zero;
     if (gs == 0) {
-      GridParams(W.reshape({1, -1}), bits, o_.sym, &scale, &zero);
+      GridParams(W0.reshape({1, -1}), bits, o_.sym, &scale, &zero);
       scale = scale.expand({rows}).contiguous();
       zero = zero.expand({rows}).contiguous();
     } else if (gs < 0) {
-      GridParams(W, bits, o_.sym, &scale, &zero);
+      GridParams(W0, bits, o_.sym, &scale, &zero);
     }
 
+    // Dead columns (diag(H) = 0): weights zeroed, H_jj = 1.
     at::Tensor dead = H.diagonal() == 0;
-    H.diagonal().masked_fill_(dead, 1);
-    W.masked_fill_(dead.unsqueeze(0), 0);
+    const bool any_dead = dead.any().item<bool>();
 
     std::vector<at::Tensor> static_scale, static_zero;
     if (gs > 0 && o_.static_groups) {
       for (int64_t g = 0; g < cols; g += gs) {
+        at::Tensor Wg = W0.slice(1, g, g + gs);
+        if (any_dead)
+          Wg = Wg.masked_fill(dead.slice(0, g, g + gs).unsqueeze(0), 0);
         at::Tensor s, z;
-        GridParams(W.slice(1, g, g + gs), bits, o_.sym, &s, &z);
+        GridParams(Wg, bits, o_.sym, &s, &z);
         static_scale.push_back(s);
         static_zero.push_back(z);
       }
     }
 
-    at::Tensor perm;
+    // The loop works on W^T [cols, rows] so that a column of W is a
+    // contiguous row (same arithmetic as gptq.py, transposed). It is the
+    // only full-size working copy: once a column is done, its row holds
+    // the dequantized column.
+    at::Tensor perm, Wt;
     if (o_.act_order) {
-      perm = at::argsort(H.diagonal(), /*dim=*/0, /*descending=*/true);
-      W = W.index_select(1, perm);
+      perm = at::argsort(H.diagonal().masked_fill(dead, 1), /*dim=*/0,
+                         /*descending=*/true);
+      Wt = W0.t().index_select(0, perm).contiguous();
       H = H.index_select(0, perm).index_select(1, perm);
+      dead = dead.index_select(0, perm);
+    } else {
+      Wt = at::empty({cols, rows}, W0.options());
+      Wt.copy_(W0.t());
     }
-    QG_ASSIGN_OR_RETURN(at::Tensor Hinv, InverseCholeskyUpper(H, o_.percdamp));
+    if (any_dead) Wt.masked_fill_(dead.unsqueeze(1), 0);
+    QG_ASSIGN_OR_RETURN(at::Tensor Hinv,
+                        InverseCholeskyUpper(H, o_.percdamp, dead));
     H = at::Tensor();
     at::Tensor hdiag = Hinv.diagonal().to(at::kCPU).contiguous();
     const float* hd = hdiag.data_ptr<float>();
@@ -221,15 +247,10 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
       for (int64_t i = 0; i < cols; ++i) perm_v[i] = i;
     }
 
-    // The loop works on W^T [cols, rows] so that a column of W is a
-    // contiguous row (same arithmetic as gptq.py, transposed).
-    at::Tensor Wt = W.t().contiguous();
-    W = at::Tensor();
-    // Codes and dequantized values by permuted position; the dequantized
-    // value s (q - z) is the one DequantizeCodes computes from the stored
-    // integer form, so no second pass over the weight is needed.
-    at::Tensor codes_t = at::empty_like(Wt);
-    at::Tensor deq_t = at::empty_like(Wt);
+    // Codes by permuted position; the dequantized value s (q - z) is the
+    // one DequantizeCodes computes from the stored integer form, so no
+    // second pass over the weight is needed.
+    at::Tensor codes_t = at::empty({cols, rows}, Wt.options().dtype(at::kInt));
     std::vector<at::Tensor> group_scale, group_zero;  // dynamic groups
     std::vector<int32_t> group_of_pos(cols, 0);       // by permuted position
     if (gs <= 0) {
@@ -239,10 +260,14 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
     const bool cpu = Wt.is_cpu();
     const float maxq = static_cast<float>(std::ldexp(1.0, bits) - 1);
     const int64_t bs = o_.block_size;
+    at::Tensor W1_buf = at::empty({std::min(bs, cols), rows}, Wt.options());
+    at::Tensor Err1_buf = at::empty_like(W1_buf);
     for (int64_t i1 = 0; i1 < cols; i1 += bs) {
       const int64_t i2 = std::min(i1 + bs, cols), count = i2 - i1;
-      at::Tensor W1 = Wt.slice(0, i1, i2).clone();  // [count, rows]
-      at::Tensor Err1 = at::empty_like(W1);
+      // W1/Err1 [count, rows] reuse one buffer each across blocks.
+      at::Tensor W1 = W1_buf.slice(0, 0, count);
+      W1.copy_(Wt.slice(0, i1, i2));
+      at::Tensor Err1 = Err1_buf.slice(0, 0, count);
       at::Tensor Hinv1 = Hinv.slice(0, i1, i2).slice(1, i1, i2).contiguous();
       at::Tensor Hinv1_cpu = cpu ? Hinv1 : at::Tensor();
       // Two-level lazy batching: inside the block, the error of a column
@@ -283,15 +308,15 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
             const float* zp = zero.data_ptr<float>();
             float* w1 = W1.data_ptr<float>();
             float* wc = w1 + i * rows;
-            float* qc = codes_t.data_ptr<float>() + col * rows;
-            float* dc = deq_t.data_ptr<float>() + col * rows;
+            int32_t* qc = codes_t.data_ptr<int32_t>() + col * rows;
+            float* dc = Wt.data_ptr<float>() + col * rows;
             float* ec = Err1.data_ptr<float>() + i * rows;
             const float d = hd[col];
             for (int64_t r = 0; r < rows; ++r) {
               float q = std::nearbyint(wc[r] / sp[r]) + zp[r];
               q = std::min(std::max(q, 0.0f), maxq);
               const float dq = sp[r] * (q - zp[r]);
-              qc[r] = q;
+              qc[r] = static_cast<int32_t>(q);
               dc[r] = dq;
               ec[r] = (wc[r] - dq) / d;
             }
@@ -306,7 +331,7 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
             at::Tensor q = QuantizeCodes(wcol, scale, zero, bits);
             at::Tensor deq = scale * (q - zero);
             codes_t.select(0, col).copy_(q);
-            deq_t.select(0, col).copy_(deq);
+            Wt.select(0, col).copy_(deq);
             at::Tensor err = (wcol - deq) / hd[col];
             Err1.select(0, i).copy_(err);
             if (i + 1 < j2)
@@ -325,7 +350,7 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
                                /*beta=*/1, /*alpha=*/-1);
     }
     at::Tensor codes = codes_t.t();
-    at::Tensor deq = deq_t.t();
+    at::Tensor deq = Wt.t();
 
     at::Tensor g_idx = at::empty({cols}, at::kInt);
     int32_t* gi = g_idx.data_ptr<int32_t>();
@@ -341,7 +366,7 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
       codes = codes.index_select(1, invperm);
       deq = deq.index_select(1, invperm);
     }
-    r.codes = codes.to(at::kInt).contiguous();
+    r.codes = codes.contiguous();
     r.scales = at::stack(group_scale, 1).contiguous();
     r.zeros = at::stack(group_zero, 1).to(at::kInt).contiguous();
     r.g_idx = g_idx.to(Wt.device());
@@ -644,10 +669,11 @@ void HessianAccumulator::Add(const at::Tensor& x) {
   if (h_.device() != x2.device()) h_ = h_.to(x2.device());
   const int64_t nb = x2.size(0);
   if (nb == 0) return;
-  // Running mean, as gptq.py add_batch: H *= n/(n+nb); H += 2/(n+nb) X^T X.
-  h_.mul_(double(n_) / double(n_ + nb));
+  // Running mean, as gptq.py add_batch: H *= n/(n+nb); H += 2/(n+nb) X^T X,
+  // the rescaling done by the GEMM's beta (no separate pass over H).
+  const double beta = double(n_) / double(n_ + nb);
   n_ += nb;
-  h_.addmm_(x2.t(), x2, /*beta=*/1, /*alpha=*/2.0 / double(n_));
+  h_.addmm_(x2.t(), x2, /*beta=*/beta, /*alpha=*/2.0 / double(n_));
 }
 
 double RelativeOutputError(const at::Tensor& w, const at::Tensor& wq,
