@@ -218,22 +218,21 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
       }
     }
 
-    // The loop works on W^T [cols, rows] so that a column of W is a
-    // contiguous row (same arithmetic as gptq.py, transposed). It is the
-    // only full-size working copy: once a column is done, its row holds
-    // the dequantized column.
-    at::Tensor perm, Wt;
+    // W [rows, cols] is the only full-size working copy (gptq.py's layout):
+    // once a column is done it holds the dequantized column, so W ends as
+    // the result, with no transposes or extra passes.
+    at::Tensor perm, W;
     if (o_.act_order) {
       perm = at::argsort(H.diagonal().masked_fill(dead, 1), /*dim=*/0,
                          /*descending=*/true);
-      Wt = W0.t().index_select(0, perm).contiguous();
+      W = W0.index_select(1, perm).contiguous();
       H = H.index_select(0, perm).index_select(1, perm);
       dead = dead.index_select(0, perm);
     } else {
-      Wt = at::empty({cols, rows}, W0.options());
-      Wt.copy_(W0.t());
+      W = at::empty({rows, cols}, W0.options());
+      W.copy_(W0);
     }
-    if (any_dead) Wt.masked_fill_(dead.unsqueeze(1), 0);
+    if (any_dead) W.masked_fill_(dead.unsqueeze(0), 0);
     QG_ASSIGN_OR_RETURN(at::Tensor Hinv,
                         InverseCholeskyUpper(H, o_.percdamp, dead));
     H = at::Tensor();
@@ -248,33 +247,31 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
     }
 
     // Codes by permuted position; the dequantized value s (q - z) is the
-    // one DequantizeCodes computes from the stored integer form, so no
-    // second pass over the weight is needed.
-    at::Tensor codes_t = at::empty({cols, rows}, Wt.options().dtype(at::kInt));
+    // one DequantizeCodes computes from the stored integer form.
+    at::Tensor codes = at::empty({rows, cols}, W.options().dtype(at::kInt));
     std::vector<at::Tensor> group_scale, group_zero;  // dynamic groups
     std::vector<int32_t> group_of_pos(cols, 0);       // by permuted position
     if (gs <= 0) {
       group_scale.push_back(scale);
       group_zero.push_back(zero);
     }
-    const bool cpu = Wt.is_cpu();
+    const bool cpu = W.is_cpu();
     const float maxq = static_cast<float>(std::ldexp(1.0, bits) - 1);
     const int64_t bs = o_.block_size;
-    at::Tensor W1_buf = at::empty({std::min(bs, cols), rows}, Wt.options());
+    // W1/Err1 [rows, count] (contiguous) reuse one buffer each.
+    at::Tensor W1_buf = at::empty({rows * std::min(bs, cols)}, W.options());
     at::Tensor Err1_buf = at::empty_like(W1_buf);
     for (int64_t i1 = 0; i1 < cols; i1 += bs) {
       const int64_t i2 = std::min(i1 + bs, cols), count = i2 - i1;
-      // W1/Err1 [count, rows] reuse one buffer each across blocks.
-      at::Tensor W1 = W1_buf.slice(0, 0, count);
-      W1.copy_(Wt.slice(0, i1, i2));
-      at::Tensor Err1 = Err1_buf.slice(0, 0, count);
+      at::Tensor W1 = W1_buf.slice(0, 0, rows * count).view({rows, count});
+      W1.copy_(W.slice(1, i1, i2));
+      at::Tensor Err1 = Err1_buf.slice(0, 0, rows * count).view({rows, count});
       at::Tensor Hinv1 = Hinv.slice(0, i1, i2).slice(1, i1, i2).contiguous();
-      at::Tensor Hinv1_cpu = cpu ? Hinv1 : at::Tensor();
       // Two-level lazy batching: inside the block, the error of a column
-      // goes at once only to the rest of its sub-block of kSub columns (a
-      // cache-resident rank-1 loop); the rest of the block gets the
+      // goes at once only to the rest of its sub-block of kGptqSubBlock
+      // columns (a cache-resident loop); the rest of the block gets the
       // sub-block's errors as one matmul. Same updates as gptq.py's
-      // per-column rank-1 loop, summed in another order (so results differ
+      // per-column rank-1 loop, summed in another order (results differ
       // from it in the last float bits; still bit-deterministic). This
       // turns the memory-bound rank-1 traffic over the whole block into a
       // GEMM, which is what brings GPTQ close to the bare-matmul floor.
@@ -286,7 +283,7 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
             if (!o_.static_groups) {
               if (col % gs == 0) {
                 // As gptq.py: params from W (block-start state), not W1.
-                GridParams(Wt.slice(0, col, std::min(col + gs, cols)).t(), bits,
+                GridParams(W.slice(1, col, std::min(col + gs, cols)), bits,
                            o_.sym, &scale, &zero);
                 scale = scale.contiguous();
                 zero = zero.contiguous();
@@ -303,54 +300,52 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
           }
           if (cpu) {
             // Elementwise as QuantizeCodes/FakeQuantize: round half to
-            // even (nearbyint), clamp, s (q - z), error / Hinv_jj.
+            // even (nearbyint), clamp, s (q - z), error / U_jj; then row
+            // r's error goes to the rest of the sub-block (rows of W are
+            // independent in GPTQ, so the order over rows is free).
             const float* sp = scale.data_ptr<float>();
             const float* zp = zero.data_ptr<float>();
             float* w1 = W1.data_ptr<float>();
-            float* wc = w1 + i * rows;
-            int32_t* qc = codes_t.data_ptr<int32_t>() + col * rows;
-            float* dc = Wt.data_ptr<float>() + col * rows;
-            float* ec = Err1.data_ptr<float>() + i * rows;
+            float* e1 = Err1.data_ptr<float>();
+            int32_t* qp = codes.data_ptr<int32_t>();
+            float* wp = W.data_ptr<float>();
+            const float* h = Hinv1.data_ptr<float>() + i * count;
             const float d = hd[col];
             for (int64_t r = 0; r < rows; ++r) {
-              float q = std::nearbyint(wc[r] / sp[r]) + zp[r];
+              float* wr = w1 + r * count;
+              const float wv = wr[i];
+              float q = std::nearbyint(wv / sp[r]) + zp[r];
               q = std::min(std::max(q, 0.0f), maxq);
               const float dq = sp[r] * (q - zp[r]);
-              qc[r] = static_cast<int32_t>(q);
-              dc[r] = dq;
-              ec[r] = (wc[r] - dq) / d;
-            }
-            const float* h = Hinv1_cpu.data_ptr<float>() + i * count;
-            for (int64_t k = i + 1; k < j2; ++k) {
-              const float hk = h[k];
-              float* wk = w1 + k * rows;
-              for (int64_t r = 0; r < rows; ++r) wk[r] -= hk * ec[r];
+              qp[r * cols + col] = static_cast<int32_t>(q);
+              wp[r * cols + col] = dq;
+              const float e = (wv - dq) / d;
+              e1[r * count + i] = e;
+              for (int64_t k = i + 1; k < j2; ++k) wr[k] -= h[k] * e;
             }
           } else {
-            at::Tensor wcol = W1.select(0, i);
+            at::Tensor wcol = W1.select(1, i);
             at::Tensor q = QuantizeCodes(wcol, scale, zero, bits);
             at::Tensor deq = scale * (q - zero);
-            codes_t.select(0, col).copy_(q);
-            Wt.select(0, col).copy_(deq);
+            codes.select(1, col).copy_(q);
+            W.select(1, col).copy_(deq);
             at::Tensor err = (wcol - deq) / hd[col];
-            Err1.select(0, i).copy_(err);
+            Err1.select(1, i).copy_(err);
             if (i + 1 < j2)
-              W1.slice(0, i + 1, j2)
-                  .sub_(Hinv1.select(0, i).slice(0, i + 1, j2).unsqueeze(1) *
-                        err.unsqueeze(0));
+              W1.slice(1, i + 1, j2)
+                  .sub_(err.unsqueeze(1) *
+                        Hinv1.select(0, i).slice(0, i + 1, j2).unsqueeze(0));
           }
         }
         if (j2 < count)
-          W1.slice(0, j2).addmm_(Hinv1.slice(0, j1, j2).slice(1, j2).t(),
-                                 Err1.slice(0, j1, j2), /*beta=*/1,
-                                 /*alpha=*/-1);
+          W1.slice(1, j2).addmm_(Err1.slice(1, j1, j2),
+                                 Hinv1.slice(0, j1, j2).slice(1, j2),
+                                 /*beta=*/1, /*alpha=*/-1);
       }
       if (i2 < cols)
-        Wt.slice(0, i2).addmm_(Hinv.slice(0, i1, i2).slice(1, i2).t(), Err1,
-                               /*beta=*/1, /*alpha=*/-1);
+        W.slice(1, i2).addmm_(Err1, Hinv.slice(0, i1, i2).slice(1, i2),
+                              /*beta=*/1, /*alpha=*/-1);
     }
-    at::Tensor codes = codes_t.t();
-    at::Tensor deq = Wt.t();
 
     at::Tensor g_idx = at::empty({cols}, at::kInt);
     int32_t* gi = g_idx.data_ptr<int32_t>();
@@ -364,13 +359,13 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
     if (o_.act_order) {
       at::Tensor invperm = at::argsort(perm);
       codes = codes.index_select(1, invperm);
-      deq = deq.index_select(1, invperm);
+      W = W.index_select(1, invperm);
     }
-    r.codes = codes.contiguous();
+    r.codes = codes;
     r.scales = at::stack(group_scale, 1).contiguous();
     r.zeros = at::stack(group_zero, 1).to(at::kInt).contiguous();
-    r.g_idx = g_idx.to(Wt.device());
-    r.weight = deq.contiguous();
+    r.g_idx = g_idx.to(W.device());
+    r.weight = W;
     r.bits = bits;
     r.group_size = gs;
     r.sym = o_.sym;
