@@ -99,7 +99,12 @@ class RtnQuantizer : public WeightQuantizer {
 // upper Cholesky factor of H^-1, columns quantized one at a time with the
 // error propagated inside a block of `block_size` columns and lazily to the
 // rest, optional act-order (columns by decreasing diag(H)) and static
-// groups (group params computed once before reordering).
+// groups (group params computed once before reordering). Inside a block the
+// error goes column by column only to the rest of a 16-column sub-block and
+// as one matmul to the rest of the block (two-level lazy batching: the same
+// updates in another summation order, so the weights differ from a
+// column-by-column loop in the last float bits; same inputs give
+// bit-identical results).
 struct GptqOptions {
   int bits = 4;
   int group_size = 128;
