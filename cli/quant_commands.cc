@@ -169,7 +169,9 @@ void RunQuantize(const QuantizeArgs& a, CLI::App* cmd) {
   // ---- Work.
   model::LoadOptions lo;
   lo.dtype = *dtype;
-  lo.device = a.device;
+  // The model stays in CPU memory; --device is where each block is
+  // calibrated and quantized, one block at a time.
+  lo.device = "cpu";
   auto lm = model::CausalLM::Load(a.model, lo);
   if (!lm.ok()) {
     Fail(1, std::string(lm.status().message()));
@@ -193,6 +195,7 @@ void RunQuantize(const QuantizeArgs& a, CLI::App* cmd) {
   quant::QuantizeOptions qo;
   qo.batch_size = a.batch_size;
   qo.show_progress = true;
+  qo.device = a.device;
   auto rep = quant::QuantizeModel(**lm, cfg, calib, qo);
   if (!rep.ok()) {
     Fail(1, std::string(rep.status().message()));
@@ -320,7 +323,10 @@ void RegisterQuantCommands(CLI::App& app) {
   q->add_option("--format", args->format,
                 "fake (dequantized safetensors) | gptq | awq (4-bit GEMM)")
       ->capture_default_str();
-  q->add_option("--device", args->device, "cpu | cuda[:N]")
+  q->add_option("--device", args->device,
+                "cpu | cuda[:N]: where each decoder block is calibrated and "
+                "quantized, one block at a time (the model itself stays in "
+                "CPU memory, so it may be larger than the GPU's)")
       ->capture_default_str();
   q->add_option("--dtype", args->dtype, "float32 | float16 | bfloat16")
       ->capture_default_str();

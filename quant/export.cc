@@ -6,7 +6,9 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -62,6 +64,43 @@ bool GetIntegerForm(const model::Linear& l, IntegerForm* f) {
   return false;
 }
 
+// "^model\.layers\.0\.mlp\.down_proj$": the module name as an anchored
+// regex (dots escaped; HF module names hold no other metacharacters).
+std::string AnchoredRegex(const std::string& module) {
+  std::string r = "^";
+  for (char c : module) {
+    if (std::string(".^$|()[]{}*+?\\").find(c) != std::string::npos) r += '\\';
+    r += c;
+  }
+  return r + "$";
+}
+
+// GPTQModel `dynamic` resolution for one module, as vLLM's
+// get_dynamic_override: patterns in file order, "-:" excludes the module
+// (returns false), "+:" or no prefix overrides fields of the base config
+// (re.match: anchored at the start). Returns true with `bits`/`group_size`
+// updated, or false for excluded modules.
+bool ResolveDynamic(const nlohmann::ordered_json& qc, const std::string& name,
+                    int* bits, int* group_size) {
+  if (!qc.contains("dynamic") || !qc["dynamic"].is_object()) return true;
+  for (const auto& [pat, over] : qc["dynamic"].items()) {
+    const bool negative = pat.rfind("-:", 0) == 0;
+    const std::string re = pat.rfind("-:", 0) == 0 || pat.rfind("+:", 0) == 0
+                               ? pat.substr(2)
+                               : pat;
+    if (!std::regex_search(name, std::regex(re),
+                           std::regex_constants::match_continuous))
+      continue;
+    if (negative) return false;
+    if (over.is_object()) {
+      *bits = over.value("bits", *bits);
+      *group_size = over.value("group_size", *group_size);
+    }
+    return true;
+  }
+  return true;
+}
+
 absl::Status WriteText(const std::string& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!f) return absl::InternalError(path + ": cannot write");
@@ -90,8 +129,17 @@ absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
 
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   json static_scales = json::object();
-  int common_bits = 0, common_group = -1;
   bool any_packed = false;
+  // Per packed module: (bits, group_size, sym); dense decoder linears.
+  struct Form {
+    int bits, group;
+    bool sym;
+    bool operator<(const Form& o) const {
+      return std::tie(bits, group, sym) < std::tie(o.bits, o.group, o.sym);
+    }
+  };
+  std::vector<std::pair<std::string, Form>> packed;
+  std::vector<std::string> dense_linears;
   QG_RETURN_IF_ERROR(GuardTorch([&]() -> absl::Status {
     std::map<std::string, const model::Linear*> linears;
     for (const model::LinearRef& r : lm.Linears()) {
@@ -115,13 +163,15 @@ absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
       if (format == ExportFormat::kFake || !is_weight || it == linears.end() ||
           cfg.Resolve(module).skip || !GetIntegerForm(*it->second, &f)) {
         tensors.emplace_back(name, t.detach().cpu().contiguous());
+        if (is_weight && it != linears.end() && module != "lm_head")
+          dense_linears.push_back(module);
         continue;
       }
       any_packed = true;
       const int64_t out = f.codes.size(0), in = f.codes.size(1);
       const int64_t G = f.scales.size(1);
-      common_bits = f.bits;
-      common_group = G == 1 ? -1 : static_cast<int>(in / G);
+      packed.push_back({module, Form{f.bits, G == 1 ? -1 : int(in / G),
+                                     cfg.Resolve(module).sym}});
       if (format == ExportFormat::kGptq) {
         QG_ASSIGN_OR_RETURN(at::Tensor qweight,
                             PackRows(f.codes.t().contiguous(), f.bits));
@@ -166,16 +216,40 @@ absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
         "export: the model's config.json text is not available");
   }
   if (format != ExportFormat::kFake && any_packed) {
+    // The base form is the most common one; other modules get GPTQModel
+    // `dynamic` overrides ("+:regex": {bits, group_size, sym}), modules
+    // left dense inside the blocks a "-:regex": {} entry (vLLM and
+    // GPTQModel then skip quantized init for them). Patterns are anchored
+    // module names, so entry order does not matter.
+    std::map<Form, int> count;
+    for (const auto& [m, f] : packed) ++count[f];
+    Form base = packed.front().second;
+    for (const auto& [f, n] : count)
+      if (n > count[base]) base = f;
+    json dynamic = json::object();
+    for (const auto& [m, f] : packed) {
+      if (!(f < base) && !(base < f)) continue;
+      dynamic["+:" + AnchoredRegex(m)] = {
+          {"bits", f.bits}, {"group_size", f.group}, {"sym", f.sym}};
+    }
+    for (const std::string& m : dense_linears)
+      dynamic["-:" + AnchoredRegex(m)] = json::object();
+    const int common_bits = base.bits, common_group = base.group;
     if (format == ExportFormat::kGptq) {
       config["quantization_config"] = {{"quant_method", "gptq"},
                                        {"bits", common_bits},
                                        {"group_size", common_group},
                                        {"desc_act", cfg.act_order},
-                                       {"sym", cfg.sym},
+                                       {"sym", base.sym},
                                        {"static_groups", cfg.static_groups},
                                        {"damp_percent", cfg.percdamp},
                                        {"true_sequential", false},
                                        {"checkpoint_format", "gptq"}};
+      if (!dynamic.empty()) config["quantization_config"]["dynamic"] = dynamic;
+      // AutoGPTQ / GPTQModel also write it as quantize_config.json.
+      QG_RETURN_IF_ERROR(
+          WriteText((fs::path(out_dir) / "quantize_config.json").string(),
+                    config["quantization_config"].dump(2) + "\n"));
     } else {
       config["quantization_config"] = {{"quant_method", "awq"},
                                        {"bits", 4},
@@ -211,20 +285,38 @@ absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
 }
 
 decltype(model::LoadOptions::linear_factory) QuantizedLinearFactory() {
-  return [](const std::string& name, const model::Checkpoint& ckpt,
-            const model::ModelConfig& config, const model::LoadOptions& opts)
+  return QuantizedLinearFactory("");
+}
+
+decltype(model::LoadOptions::linear_factory) QuantizedLinearFactory(
+    const std::string& quantize_config_json) {
+  return [quantize_config_json](
+             const std::string& name, const model::Checkpoint& ckpt,
+             const model::ModelConfig& config, const model::LoadOptions& opts)
              -> absl::StatusOr<std::shared_ptr<model::Linear>> {
     if (!ckpt.Has(name + ".qweight")) return std::shared_ptr<model::Linear>();
-    json j = json::parse(config.raw_json, nullptr, false);
-    if (j.is_discarded() || !j.contains("quantization_config"))
+    nlohmann::ordered_json qc;
+    if (!quantize_config_json.empty()) {
+      qc = nlohmann::ordered_json::parse(quantize_config_json, nullptr, false);
+    } else {
+      auto j = nlohmann::ordered_json::parse(config.raw_json, nullptr, false);
+      if (!j.is_discarded() && j.contains("quantization_config"))
+        qc = j["quantization_config"];
+    }
+    if (qc.is_discarded() || !qc.is_object())
       return absl::InvalidArgumentError(
           name +
-          ".qweight present but config.json has no "
-          "quantization_config");
-    const json& qc = j["quantization_config"];
-    const std::string method = qc.value("quant_method", "");
-    const int bits = qc.value("bits", 4);
-    const int group_size = qc.value("group_size", -1);
+          ".qweight present but neither config.json's quantization_config "
+          "nor quantize_config.json describes it");
+    const std::string method = qc.value("quant_method", "gptq");
+    int bits = qc.value("bits", 4);
+    int group_size = qc.value("group_size", -1);
+    if (!ResolveDynamic(qc, name, &bits, &group_size))
+      return absl::InvalidArgumentError(
+          name + ": stored packed but excluded by a \"-:\" dynamic rule");
+    if (bits < 2 || bits > 8)
+      return absl::InvalidArgumentError(
+          absl::StrCat(name, ": quantization bits ", bits, " out of range"));
     std::shared_ptr<model::Linear> out;
     absl::Status st = GuardTorch([&]() -> absl::Status {
       QG_ASSIGN_OR_RETURN(at::Tensor qweight, ckpt.Load(name + ".qweight"));
@@ -283,8 +375,18 @@ absl::StatusOr<std::unique_ptr<model::CausalLM>> LoadModel(
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded())
     return absl::InvalidArgumentError(cfg_path + ": not valid JSON");
-  if (j.contains("quantization_config") && !opts.linear_factory)
-    opts.linear_factory = QuantizedLinearFactory();
+  const std::string qc_path = (fs::path(dir) / "quantize_config.json").string();
+  if (!opts.linear_factory) {
+    if (j.contains("quantization_config")) {
+      opts.linear_factory = QuantizedLinearFactory();
+    } else if (fs::exists(qc_path)) {
+      // Older AutoGPTQ checkpoints describe the packing only there.
+      QG_ASSIGN_OR_RETURN(std::string qc_text, ReadText(qc_path));
+      if (json::parse(qc_text, nullptr, false).is_discarded())
+        return absl::InvalidArgumentError(qc_path + ": not valid JSON");
+      opts.linear_factory = QuantizedLinearFactory(qc_text);
+    }
+  }
   QG_ASSIGN_OR_RETURN(auto lm, model::CausalLM::Load(dir, opts));
   if (!j.contains("qgrid_quantization")) return lm;
   const json& q = j["qgrid_quantization"];

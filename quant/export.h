@@ -9,7 +9,11 @@
 //         along the input dim, LSB-first), `qzeros` int32 [groups,
 //         out*bits/32] holding zero-1, `scales` fp16 [groups, out], `g_idx`
 //         int32 [in]; quantization_config {quant_method: "gptq", bits,
-//         group_size, desc_act, sym, ...} (AutoGPTQ / vLLM layout).
+//         group_size, desc_act, sym, ...} (AutoGPTQ / vLLM layout), also
+//         written as quantize_config.json. Mixed per-layer bits/group
+//         sizes: the most common form is the base, the other packed
+//         modules get GPTQModel `dynamic` overrides {"+:^name$": {bits,
+//         group_size, sym}} and dense block linears "-:^name$": {}.
 //   awq:  4-bit GEMM layout: `qweight` int32 [in, out/8] and `qzeros` int32
 //         [groups, out/8] with AWQ's interleaved nibble order, `scales` fp16
 //         [groups, out]; quantization_config {quant_method: "awq", bits: 4,
@@ -41,7 +45,13 @@ absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
 // PackedLinear for a linear stored as `<name>.qweight`; nullptr otherwise
 // (the loader then reads a dense weight). `config` is the checkpoint's
 // config (its raw_json holds quantization_config).
+// Per-module bits/group size come from quantization_config's GPTQModel
+// `dynamic` map when present (first matching pattern; "-:" = not packed).
 decltype(model::LoadOptions::linear_factory) QuantizedLinearFactory();
+// The same with the quantization config given as JSON text (an AutoGPTQ
+// quantize_config.json) instead of config.json's quantization_config.
+decltype(model::LoadOptions::linear_factory) QuantizedLinearFactory(
+    const std::string& quantize_config_json);
 
 // CausalLM::Load that understands qgrid's and GPTQ/AWQ exports (see above).
 // Plain checkpoints load as usual.

@@ -296,7 +296,8 @@ absl::StatusOr<QuantConfig> ParseQuantConfig(const std::string& text,
       QG_RETURN_IF_ERROR(get_int(&c.spqr_group_size));
     } else if (k == "spqr_stat_bits") {
       QG_RETURN_IF_ERROR(get_int(&c.spqr_stat_bits));
-    } else if (k == "spqr_outlier_threshold") {
+    } else if (k == "spqr_outlier_threshold" ||
+               k == "outlier_relative_threshold") {
       QG_RETURN_IF_ERROR(get_num(&c.spqr_outlier_threshold));
     } else if (k == "llm_int8_threshold") {
       QG_RETURN_IF_ERROR(get_num(&c.llm_int8_threshold));
@@ -540,12 +541,14 @@ absl::Status ValidateExport(const QuantConfig& c,
     bits_seen.insert(s.w_bits);
     groups_seen.insert(s.group_size);
   }
-  if (bits_seen.size() > 1 || groups_seen.size() > 1)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--format ", fname,
-        ": one quantization_config covers the whole "
+  // GPTQ exports carry per-module overrides (GPTQModel `dynamic`); the AWQ
+  // layout has one config for the whole checkpoint.
+  if (format == ExportFormat::kAwq &&
+      (bits_seen.size() > 1 || groups_seen.size() > 1))
+    return absl::InvalidArgumentError(
+        "--format awq: one quantization_config covers the whole "
         "checkpoint, but layer rules give different bits/group sizes; use "
-        "--format fake for mixed configs"));
+        "--format gptq (per-module `dynamic` overrides) or fake");
   return absl::OkStatus();
 }
 

@@ -86,6 +86,7 @@ struct QuantConfig {
   // SpQR.
   int spqr_group_size = 16;  // first-level group (a layer rule's wins)
   int spqr_stat_bits = 3;
+  // SpQR's outlier_relative_threshold (config key either name).
   double spqr_outlier_threshold = 0.2;
   // LLM.int8() outlier threshold on |activation|.
   double llm_int8_threshold = 6.0;

@@ -187,4 +187,38 @@ int64_t Int8OutlierLinear::WeightBytes() const {
   return weight_.numel() + weight_.size(0) * 2;
 }
 
+std::shared_ptr<Int8OutlierLinear> Int8OutlierLinear::To(
+    const at::Device& device) const {
+  std::shared_ptr<Int8OutlierLinear> r(new Int8OutlierLinear());
+  r->weight_ = weight_.to(device);
+  r->weight_q_ = weight_q_.to(device);
+  if (bias_.defined()) r->bias_ = bias_.to(device);
+  r->threshold_ = threshold_;
+  return r;
+}
+
+absl::StatusOr<std::shared_ptr<model::Linear>> LinearToDevice(
+    const std::shared_ptr<model::Linear>& l, const at::Device& device) {
+  auto on = [&](const at::Tensor& t) { return t.defined() ? t.to(device) : t; };
+  if (auto* d = dynamic_cast<const model::DenseLinear*>(l.get()))
+    return std::shared_ptr<model::Linear>(std::make_shared<model::DenseLinear>(
+        on(d->DenseWeight()), on(d->bias())));
+  if (auto* f = dynamic_cast<const FakeQuantLinear*>(l.get())) {
+    QuantizedWeight q = f->quantized();
+    for (at::Tensor* t :
+         {&q.codes, &q.scales, &q.zeros, &q.g_idx, &q.outlier_mask})
+      *t = on(*t);
+    // The dequantized weight is stored in the model's dtype; converting it
+    // to float32 and back is exact.
+    const at::Tensor w = f->DenseWeight();
+    q.weight = w.to(device, at::kFloat);
+    return std::shared_ptr<model::Linear>(std::make_shared<FakeQuantLinear>(
+        std::move(q), on(f->bias()), w.scalar_type(), f->act()));
+  }
+  if (auto* i8 = dynamic_cast<const Int8OutlierLinear*>(l.get()))
+    return std::shared_ptr<model::Linear>(i8->To(device));
+  return absl::UnimplementedError("cannot move a '" + l->kind() +
+                                  "' layer between devices");
+}
+
 }  // namespace qgrid::quant

@@ -135,11 +135,21 @@ class Int8OutlierLinear : public model::Linear {
   at::Tensor bias() const override { return bias_; }
   int64_t WeightBytes() const override;
   std::string kind() const override { return "llm_int8"; }
+  // A copy with every tensor on `device`.
+  std::shared_ptr<Int8OutlierLinear> To(const at::Device& device) const;
 
  private:
+  Int8OutlierLinear() = default;
   at::Tensor weight_, weight_q_, bias_;
   double threshold_;
 };
+
+// The same layer with its tensors on `device` (dense, fake-quant and
+// llm_int8 layers: the kinds the quantization pipeline produces). Used to
+// move one block at a time to the quantization device. Errors for other
+// kinds.
+absl::StatusOr<std::shared_ptr<model::Linear>> LinearToDevice(
+    const std::shared_ptr<model::Linear>& l, const at::Device& device);
 
 }  // namespace qgrid::quant
 

@@ -220,6 +220,11 @@ class Pipeline {
 
   absl::Status Run(QuantReport* rep) {
     const auto t0 = Clock::now();
+    home_ = lm_.device();
+    work_ = opts_.device.empty() ? home_ : at::Device(opts_.device);
+    if (work_.is_cuda() && !at::hasCUDA())
+      return absl::InvalidArgumentError("device " + opts_.device +
+                                        ": this libtorch build has no CUDA");
     rep->config_json = cfg_.ToCanonicalJson();
     const bool have_calib = ids_.defined() && ids_.numel() > 0;
     if (!have_calib && cfg_.NeedsCalibration())
@@ -254,9 +259,12 @@ class Pipeline {
       at::Tensor ids = ids_.to(lm_.device());
       for (int64_t b = 0; b < ids.size(0); b += bs) {
         at::Tensor chunk = ids.slice(0, b, std::min(b + bs, ids.size(0)));
-        hidden.push_back(lm_.Embed(chunk));
-        ctx.push_back(
-            lm_.MakeContext(at::Tensor(), chunk.size(0), chunk.size(1), 0));
+        hidden.push_back(lm_.Embed(chunk).to(work_));
+        model::AttentionContext c =
+            lm_.MakeContext(at::Tensor(), chunk.size(0), chunk.size(1), 0);
+        for (at::Tensor* t : {&c.positions, &c.mask, &c.cos, &c.sin})
+          if (t->defined()) *t = t->to(work_);
+        ctx.push_back(std::move(c));
       }
       total_tokens_ = ids.numel();
     }
@@ -268,6 +276,7 @@ class Pipeline {
       std::vector<model::LinearRef> block;
       for (const auto& r : refs)
         if (r.layer == i) block.push_back(r);
+      QG_RETURN_IF_ERROR(MoveBlock(i, work_));
       QG_RETURN_IF_ERROR(
           QuantizeBlock(i, block, have_calib, &hidden, ctx, rep));
       if (have_calib) {
@@ -276,6 +285,7 @@ class Pipeline {
           hidden[b] = lm_.LayerForward(i, hidden[b], ctx[b]);
         recording_kv_ = false;
       }
+      QG_RETURN_IF_ERROR(MoveBlock(i, home_));
       if (record) {
         rep->key_stats[i] = kmom[i].Finish();
         rep->value_stats[i] = vmom[i].Finish();
@@ -338,6 +348,71 @@ class Pipeline {
     for (auto& [k, c] : *caps) c.FinishSamples();
   }
 
+  // Moves decoder block i (norms and linear slots) to `dev` when a work
+  // device was asked for (also when it is the model's own device, which
+  // runs the same code path).
+  absl::Status MoveBlock(int i, const at::Device& dev) {
+    if (opts_.device.empty()) return absl::OkStatus();
+    model::DecoderLayer& L = lm_.layer(i);
+    for (model::RMSNorm* n : {&L.input_layernorm, &L.post_attention_layernorm})
+      n->weight = n->weight.to(dev);
+    for (auto* slot : {&L.q_proj, &L.k_proj, &L.v_proj, &L.o_proj, &L.gate_proj,
+                       &L.up_proj, &L.down_proj}) {
+      QG_ASSIGN_OR_RETURN(*slot, LinearToDevice(*slot, dev));
+    }
+    return absl::OkStatus();
+  }
+
+  // llm-awq scores the q/k/v scales by the self-attention module's output:
+  // o_proj (full precision) applied to o_proj's input, captured while the
+  // block runs over every calibration batch with candidate q/k/v weights.
+  // The reference output is the block as it is now (AWQ folds are exact).
+  AttentionLoss MakeAttentionLoss(
+      int i, const std::vector<model::LinearRef>& block,
+      const std::vector<at::Tensor>& hidden,
+      const std::vector<model::AttentionContext>& ctx) {
+    model::DecoderLayer& L = lm_.layer(i);
+    std::string o_name;
+    for (const auto& r : block)
+      if (LinearRole(r.name) == "o") o_name = r.name;
+    if (o_name.empty()) return nullptr;
+    at::Tensor wo = L.o_proj->DenseWeight().to(at::kFloat);
+    auto run = [this, i, &hidden, &ctx, o_name, wo]() {
+      std::vector<at::Tensor> outs;
+      lm_.SetLinearInputObserver(
+          [&](const std::string& name, const at::Tensor& x) {
+            if (name == o_name)
+              outs.push_back(at::matmul(x.to(at::kFloat), wo.t()));
+          });
+      for (size_t b = 0; b < hidden.size(); ++b)
+        (void)lm_.LayerForward(i, hidden[b], ctx[b]);
+      lm_.SetLinearInputObserver(nullptr);
+      return outs;
+    };
+    auto ref = std::make_shared<std::vector<at::Tensor>>(run());
+    return [&L, run,
+            ref](const std::map<std::string, at::Tensor>& weights) -> double {
+      std::map<std::string, std::shared_ptr<model::Linear>*> slots = {
+          {"q", &L.q_proj}, {"k", &L.k_proj}, {"v", &L.v_proj}};
+      std::map<std::string, std::shared_ptr<model::Linear>> saved;
+      for (const auto& [role, w] : weights) {
+        auto* slot = slots.at(role);
+        saved[role] = *slot;
+        *slot = std::make_shared<model::DenseLinear>(
+            w.to((*slot)->DenseWeight().scalar_type()), (*slot)->bias());
+      }
+      std::vector<at::Tensor> outs = run();
+      for (auto& [role, l] : saved) *slots.at(role) = l;
+      double se = 0;
+      int64_t n = 0;
+      for (size_t b = 0; b < outs.size() && b < ref->size(); ++b) {
+        se += (outs[b] - (*ref)[b]).pow(2).sum().item<double>();
+        n += outs[b].numel();
+      }
+      return se / double(std::max<int64_t>(n, 1));
+    };
+  }
+
   absl::Status QuantizeBlock(int i, const std::vector<model::LinearRef>& block,
                              bool have_calib, std::vector<at::Tensor>* hidden,
                              const std::vector<model::AttentionContext>& ctx,
@@ -357,18 +432,12 @@ class Pipeline {
       std::map<std::string, InputCapture> inputs;
       for (auto& [k, c] : pre) inputs[k] = c.in;
       if (awq) {
-        // awq+gptq: scales only (GPTQ compensates rounding itself; clipping
-        // first would hide the clipped mass from its error feedback).
-        bool clip = cfg_.awq_clip;
-        for (const auto& r : block) {
-          LayerSpec s = cfg_.Resolve(r.name);
-          if (!s.skip && s.method == "awq+gptq") clip = false;
-        }
-        // The own-output loss (no BlockLoss): on stories260K a block-output
-        // loss gave higher perplexity (W4 g16 130.8 vs 128.0, W3 151.5 vs
-        // 130.8), see transforms.h.
-        QG_RETURN_IF_ERROR(
-            ApplyAwq(lm_.layer(i), prefix, inputs, cfg_, clip).status());
+        // awq+gptq also clips: llm-awq's recipe (and AutoAWQ's) is scale
+        // search + clipping, then the weight quantizer, here GPTQ.
+        QG_RETURN_IF_ERROR(ApplyAwq(lm_.layer(i), prefix, inputs, cfg_,
+                                    cfg_.awq_clip,
+                                    MakeAttentionLoss(i, block, *hidden, ctx))
+                               .status());
       } else {
         QG_RETURN_IF_ERROR(
             ApplySmoothQuant(lm_.layer(i), inputs, cfg_.alpha).status());
@@ -397,7 +466,7 @@ class Pipeline {
           [&](const std::string& name, const at::Tensor& x) {
             if (name == r.name) cap.Add(x, true);
           });
-      for (const auto& h : hidden) (void)lm_.Head(h);
+      for (const auto& h : hidden) (void)lm_.Head(h.to(home_));
       lm_.SetLinearInputObserver(nullptr);
       c = &cap;
     }
@@ -475,6 +544,8 @@ class Pipeline {
   const QuantizeOptions& opts_;
   int64_t total_tokens_ = 0;
   bool recording_kv_ = false;
+  // Where the model lives and where blocks are quantized.
+  at::Device home_ = at::kCPU, work_ = at::kCPU;
 };
 
 }  // namespace

@@ -11,8 +11,13 @@
 // the quantized layers and KV-cache fake-quant through SetKVTransform. The
 // model is modified in place; the returned QuantReport says what happened.
 //
-// Work runs on the model's device; calibration hidden states are kept for
-// all samples of one block (n x seqlen x hidden floats).
+// Work runs on the model's device, or with QuantizeOptions::device on that
+// device one block at a time: the model stays where it is (e.g. CPU), each
+// decoder block is moved to the device while it is calibrated and
+// quantized and moved back afterwards, so a model larger than the
+// device's memory still quantizes (as GPTQ's llama.py does). Calibration
+// hidden states are kept for all samples of one block (n x seqlen x hidden
+// floats) on the work device.
 //
 // Thread-safety: QuantizeModel mutates the model; nothing else may use it
 // meanwhile.
@@ -90,6 +95,9 @@ struct QuantizeOptions {
   std::function<void(int, int, double)> on_block;
   // Record input/KV tensor statistics (costs one extra pass of reductions).
   bool record_stats = true;
+  // "" = the model's device. Otherwise ("cpu", "cuda:0", ...) the device
+  // blocks are moved to, one at a time, while they are quantized.
+  std::string device;
 };
 
 absl::StatusOr<QuantReport> QuantizeModel(model::CausalLM& lm,

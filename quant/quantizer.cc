@@ -133,21 +133,34 @@ absl::StatusOr<QuantizedWeight> RtnQuantizer::Quantize(
 
 namespace {
 
+// Columns per sub-block of GPTQ's two-level lazy update (see the loop).
+constexpr int64_t kGptqSubBlock = 16;
+
 // Upper Cholesky factor of (H + damp I)^-1 after dead-column handling, as
 // gptq.py: cholesky -> cholesky_inverse -> cholesky(upper). If H is not
 // positive definite after the reference dampening (rare: degenerate
 // calibration data) the dampening is raised tenfold, up to three times.
-absl::StatusOr<at::Tensor> InverseCholeskyUpper(at::Tensor H, double percdamp) {
-  const double mean_diag = H.diagonal().mean().item<double>();
+absl::StatusOr<at::Tensor> InverseCholeskyUpper(
+    const at::Tensor& H, double percdamp,
+    const at::Tensor& dead = at::Tensor()) {
+  double mean_diag = -1;
   for (int attempt = 0; attempt < 4; ++attempt) {
+    // gptq.py: H[dead, dead] = 1, then damp = percdamp * mean(diag(H)).
     at::Tensor Hd = H.clone();
+    if (dead.defined()) Hd.diagonal().masked_fill_(dead, 1);
+    if (mean_diag < 0) mean_diag = Hd.diagonal().mean().item<double>();
     Hd.diagonal().add_(percdamp * mean_diag * std::pow(10.0, attempt));
     auto [L, info] = at::linalg_cholesky_ex(Hd, /*upper=*/false);
     if (info.item<int>() != 0) continue;
-    at::Tensor Hinv = at::cholesky_inverse(L, /*upper=*/false);
-    auto [U, info2] = at::linalg_cholesky_ex(Hinv, /*upper=*/true);
+    // The inverse goes into Hd's buffer and its upper factor into L's: on
+    // a VM a fresh multi-megabyte buffer costs a page fault per 4 KiB,
+    // comparable to the factorization itself (same LAPACK calls).
+    at::cholesky_inverse_out(Hd, L, /*upper=*/false);
+    at::Tensor info2 = at::empty_like(info);
+    at::linalg_cholesky_ex_out(L, info2, Hd, /*upper=*/true,
+                               /*check_errors=*/false);
     if (info2.item<int>() != 0) continue;
-    return U;
+    return L;
   }
   return absl::FailedPreconditionError(
       "gptq: Hessian is not positive definite even after 1000x dampening "
@@ -164,8 +177,10 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
       return absl::InvalidArgumentError("gptq: needs the layer's Hessian");
     const int bits = o_.bits;
     const int gs = o_.group_size;
-    at::Tensor W = w.to(at::kFloat).clone();
-    const int64_t rows = W.size(0), cols = W.size(1);
+    // W0 and H are only read (no copies of the inputs: see
+    // InverseCholeskyUpper on the cost of fresh buffers).
+    const at::Tensor W0 = w.to(at::kFloat);
+    const int64_t rows = W0.size(0), cols = W0.size(1);
     if (hessian.size(0) != cols)
       return absl::InvalidArgumentError(absl::StrCat(
           "gptq: Hessian is ", hessian.size(0), "x", hessian.size(1),
@@ -173,40 +188,53 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
     if (gs > 0 && cols % gs != 0)
       return absl::InvalidArgumentError(absl::StrCat(
           "gptq: group size ", gs, " does not divide input dim ", cols));
-    at::Tensor H = hessian.to(W.device(), at::kFloat).clone();
+    at::Tensor H = hessian.to(W0.device(), at::kFloat);
 
     // Per-channel / per-tensor params come from the whole weight, before
     // dead columns are zeroed (gptq.py computes them first).
     at::Tensor scale, zero;
     if (gs == 0) {
-      GridParams(W.reshape({1, -1}), bits, o_.sym, &scale, &zero);
+      GridParams(W0.reshape({1, -1}), bits, o_.sym, &scale, &zero);
       scale = scale.expand({rows}).contiguous();
       zero = zero.expand({rows}).contiguous();
     } else if (gs < 0) {
-      GridParams(W, bits, o_.sym, &scale, &zero);
+      GridParams(W0, bits, o_.sym, &scale, &zero);
     }
 
+    // Dead columns (diag(H) = 0): weights zeroed, H_jj = 1.
     at::Tensor dead = H.diagonal() == 0;
-    H.diagonal().masked_fill_(dead, 1);
-    W.masked_fill_(dead.unsqueeze(0), 0);
+    const bool any_dead = dead.any().item<bool>();
 
     std::vector<at::Tensor> static_scale, static_zero;
     if (gs > 0 && o_.static_groups) {
       for (int64_t g = 0; g < cols; g += gs) {
+        at::Tensor Wg = W0.slice(1, g, g + gs);
+        if (any_dead)
+          Wg = Wg.masked_fill(dead.slice(0, g, g + gs).unsqueeze(0), 0);
         at::Tensor s, z;
-        GridParams(W.slice(1, g, g + gs), bits, o_.sym, &s, &z);
+        GridParams(Wg, bits, o_.sym, &s, &z);
         static_scale.push_back(s);
         static_zero.push_back(z);
       }
     }
 
-    at::Tensor perm;
+    // W [rows, cols] is the only full-size working copy (gptq.py's layout):
+    // once a column is done it holds the dequantized column, so W ends as
+    // the result, with no transposes or extra passes.
+    at::Tensor perm, W;
     if (o_.act_order) {
-      perm = at::argsort(H.diagonal(), /*dim=*/0, /*descending=*/true);
-      W = W.index_select(1, perm);
+      perm = at::argsort(H.diagonal().masked_fill(dead, 1), /*dim=*/0,
+                         /*descending=*/true);
+      W = W0.index_select(1, perm).contiguous();
       H = H.index_select(0, perm).index_select(1, perm);
+      dead = dead.index_select(0, perm);
+    } else {
+      W = at::empty({rows, cols}, W0.options());
+      W.copy_(W0);
     }
-    QG_ASSIGN_OR_RETURN(at::Tensor Hinv, InverseCholeskyUpper(H, o_.percdamp));
+    if (any_dead) W.masked_fill_(dead.unsqueeze(0), 0);
+    QG_ASSIGN_OR_RETURN(at::Tensor Hinv,
+                        InverseCholeskyUpper(H, o_.percdamp, dead));
     H = at::Tensor();
     at::Tensor hdiag = Hinv.diagonal().to(at::kCPU).contiguous();
     const float* hd = hdiag.data_ptr<float>();
@@ -218,58 +246,106 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
       for (int64_t i = 0; i < cols; ++i) perm_v[i] = i;
     }
 
-    // The loop works on W^T [cols, rows] so that a column of W is a
-    // contiguous row: the per-column rank-1 updates become BLAS ger calls on
-    // a contiguous block (same arithmetic as gptq.py, transposed).
-    at::Tensor Wt = W.t().contiguous();
-    W = at::Tensor();
-    at::Tensor codes_t = at::empty_like(Wt);
+    // Codes by permuted position; the dequantized value s (q - z) is the
+    // one DequantizeCodes computes from the stored integer form.
+    at::Tensor codes = at::empty({rows, cols}, W.options().dtype(at::kInt));
     std::vector<at::Tensor> group_scale, group_zero;  // dynamic groups
     std::vector<int32_t> group_of_pos(cols, 0);       // by permuted position
     if (gs <= 0) {
       group_scale.push_back(scale);
       group_zero.push_back(zero);
     }
+    const bool cpu = W.is_cpu();
+    const float maxq = static_cast<float>(std::ldexp(1.0, bits) - 1);
     const int64_t bs = o_.block_size;
+    // W1/Err1 [rows, count] (contiguous) reuse one buffer each.
+    at::Tensor W1_buf = at::empty({rows * std::min(bs, cols)}, W.options());
+    at::Tensor Err1_buf = at::empty_like(W1_buf);
     for (int64_t i1 = 0; i1 < cols; i1 += bs) {
       const int64_t i2 = std::min(i1 + bs, cols), count = i2 - i1;
-      at::Tensor W1 = Wt.slice(0, i1, i2).clone();  // [count, rows]
-      at::Tensor Err1 = at::empty_like(W1);
-      at::Tensor Hinv1 = Hinv.slice(0, i1, i2).slice(1, i1, i2);
-      for (int64_t i = 0; i < count; ++i) {
-        const int64_t col = i1 + i;
-        if (gs > 0) {
-          if (!o_.static_groups) {
-            if (col % gs == 0) {
-              // As gptq.py: params from W (block-start state), not W1.
-              GridParams(Wt.slice(0, col, std::min(col + gs, cols)).t(), bits,
-                         o_.sym, &scale, &zero);
-              group_scale.push_back(scale);
-              group_zero.push_back(zero);
+      at::Tensor W1 = W1_buf.slice(0, 0, rows * count).view({rows, count});
+      W1.copy_(W.slice(1, i1, i2));
+      at::Tensor Err1 = Err1_buf.slice(0, 0, rows * count).view({rows, count});
+      at::Tensor Hinv1 = Hinv.slice(0, i1, i2).slice(1, i1, i2).contiguous();
+      // Two-level lazy batching: inside the block, the error of a column
+      // goes at once only to the rest of its sub-block of kGptqSubBlock
+      // columns (a cache-resident loop); the rest of the block gets the
+      // sub-block's errors as one matmul. Same updates as gptq.py's
+      // per-column rank-1 loop, summed in another order (results differ
+      // from it in the last float bits; still bit-deterministic). This
+      // turns the memory-bound rank-1 traffic over the whole block into a
+      // GEMM, which is what brings GPTQ close to the bare-matmul floor.
+      for (int64_t j1 = 0; j1 < count; j1 += kGptqSubBlock) {
+        const int64_t j2 = std::min(j1 + kGptqSubBlock, count);
+        for (int64_t i = j1; i < j2; ++i) {
+          const int64_t col = i1 + i;
+          if (gs > 0) {
+            if (!o_.static_groups) {
+              if (col % gs == 0) {
+                // As gptq.py: params from W (block-start state), not W1.
+                GridParams(W.slice(1, col, std::min(col + gs, cols)), bits,
+                           o_.sym, &scale, &zero);
+                scale = scale.contiguous();
+                zero = zero.contiguous();
+                group_scale.push_back(scale);
+                group_zero.push_back(zero);
+              }
+              group_of_pos[col] = static_cast<int32_t>(group_scale.size()) - 1;
+            } else {
+              const int64_t g = perm_v[col] / gs;
+              scale = static_scale[g];
+              zero = static_zero[g];
+              group_of_pos[col] = static_cast<int32_t>(g);
             }
-            group_of_pos[col] = static_cast<int32_t>(group_scale.size()) - 1;
+          }
+          if (cpu) {
+            // Elementwise as QuantizeCodes/FakeQuantize: round half to
+            // even (nearbyint), clamp, s (q - z), error / U_jj; then row
+            // r's error goes to the rest of the sub-block (rows of W are
+            // independent in GPTQ, so the order over rows is free).
+            const float* sp = scale.data_ptr<float>();
+            const float* zp = zero.data_ptr<float>();
+            float* w1 = W1.data_ptr<float>();
+            float* e1 = Err1.data_ptr<float>();
+            int32_t* qp = codes.data_ptr<int32_t>();
+            float* wp = W.data_ptr<float>();
+            const float* h = Hinv1.data_ptr<float>() + i * count;
+            const float d = hd[col];
+            for (int64_t r = 0; r < rows; ++r) {
+              float* wr = w1 + r * count;
+              const float wv = wr[i];
+              float q = std::nearbyint(wv / sp[r]) + zp[r];
+              q = std::min(std::max(q, 0.0f), maxq);
+              const float dq = sp[r] * (q - zp[r]);
+              qp[r * cols + col] = static_cast<int32_t>(q);
+              wp[r * cols + col] = dq;
+              const float e = (wv - dq) / d;
+              e1[r * count + i] = e;
+              for (int64_t k = i + 1; k < j2; ++k) wr[k] -= h[k] * e;
+            }
           } else {
-            const int64_t g = perm_v[col] / gs;
-            scale = static_scale[g];
-            zero = static_zero[g];
-            group_of_pos[col] = static_cast<int32_t>(g);
+            at::Tensor wcol = W1.select(1, i);
+            at::Tensor q = QuantizeCodes(wcol, scale, zero, bits);
+            at::Tensor deq = scale * (q - zero);
+            codes.select(1, col).copy_(q);
+            W.select(1, col).copy_(deq);
+            at::Tensor err = (wcol - deq) / hd[col];
+            Err1.select(1, i).copy_(err);
+            if (i + 1 < j2)
+              W1.slice(1, i + 1, j2)
+                  .sub_(err.unsqueeze(1) *
+                        Hinv1.select(0, i).slice(0, i + 1, j2).unsqueeze(0));
           }
         }
-        at::Tensor wcol = W1.select(0, i);
-        at::Tensor q = QuantizeCodes(wcol, scale, zero, bits);
-        at::Tensor deq = scale * (q - zero);
-        codes_t.select(0, col).copy_(q);
-        at::Tensor err = (wcol - deq) / hd[col];
-        if (i + 1 < count)
-          W1.slice(0, i + 1).addr_(Hinv1.select(0, i).slice(0, i + 1), err,
-                                   /*beta=*/1, /*alpha=*/-1);
-        Err1.select(0, i).copy_(err);
+        if (j2 < count)
+          W1.slice(1, j2).addmm_(Err1.slice(1, j1, j2),
+                                 Hinv1.slice(0, j1, j2).slice(1, j2),
+                                 /*beta=*/1, /*alpha=*/-1);
       }
       if (i2 < cols)
-        Wt.slice(0, i2).addmm_(Hinv.slice(0, i1, i2).slice(1, i2).t(), Err1,
-                               /*beta=*/1, /*alpha=*/-1);
+        W.slice(1, i2).addmm_(Err1, Hinv.slice(0, i1, i2).slice(1, i2),
+                              /*beta=*/1, /*alpha=*/-1);
     }
-    at::Tensor codes = codes_t.t();
 
     at::Tensor g_idx = at::empty({cols}, at::kInt);
     int32_t* gi = g_idx.data_ptr<int32_t>();
@@ -283,12 +359,13 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
     if (o_.act_order) {
       at::Tensor invperm = at::argsort(perm);
       codes = codes.index_select(1, invperm);
+      W = W.index_select(1, invperm);
     }
-    r.codes = codes.to(at::kInt).contiguous();
+    r.codes = codes;
     r.scales = at::stack(group_scale, 1).contiguous();
     r.zeros = at::stack(group_zero, 1).to(at::kInt).contiguous();
-    r.g_idx = g_idx.to(Wt.device());
-    r.weight = DequantizeCodes(r.codes, r.scales, r.zeros, r.g_idx);
+    r.g_idx = g_idx.to(W.device());
+    r.weight = W;
     r.bits = bits;
     r.group_size = gs;
     r.sym = o_.sym;
@@ -324,6 +401,40 @@ void SpqrGroupParams(const at::Tensor& g, int bits, int stat_bits, bool sym,
   if (!sym) *zero = quant_stat(*zero);
 }
 
+// SpQR get_leave_one_out_error: for every weight of a group [rows, g],
+// how much the group's Hessian-weighted squared error drops when the grid
+// is fitted without that weight and the weight is kept exact (all g
+// leave-one-out fits in one batched FindParams). d: [g] diag of the upper
+// Cholesky factor of H^-1 over the group's columns.
+at::Tensor LeaveOneOutReduction(const at::Tensor& G, const at::Tensor& d,
+                                int bits, bool sym) {
+  const int64_t rows = G.size(0), g = G.size(1);
+  // loo[j] = every column index but j: [g, g-1].
+  std::vector<int64_t> idx;
+  idx.reserve(g * (g - 1));
+  for (int64_t j = 0; j < g; ++j)
+    for (int64_t k = 0; k < g; ++k)
+      if (k != j) idx.push_back(k);
+  at::Tensor loo = at::tensor(idx, at::kLong).to(G.device());
+  at::Tensor Gl = G.index_select(1, loo).reshape({rows * g, g - 1});
+  at::Tensor s, z;
+  FindParams(Gl, bits, sym, &s, &z);
+  at::Tensor dl = d.index_select(0, loo).reshape({g, g - 1});
+  at::Tensor loo_err =
+      ((FakeQuantize(Gl, s.unsqueeze(1), z.unsqueeze(1), bits) - Gl)
+           .reshape({rows, g, g - 1}) /
+       dl.unsqueeze(0))
+          .square()
+          .sum(-1);  // [rows, g]
+  at::Tensor bs, bz;
+  FindParams(G, bits, sym, &bs, &bz);
+  at::Tensor base_err =
+      ((FakeQuantize(G, bs.unsqueeze(1), bz.unsqueeze(1), bits) - G) / d)
+          .square()
+          .sum(1, true);
+  return base_err - loo_err;
+}
+
 }  // namespace
 
 absl::StatusOr<QuantizedWeight> SpqrQuantizer::Quantize(
@@ -341,18 +452,32 @@ absl::StatusOr<QuantizedWeight> SpqrQuantizer::Quantize(
     if (cols % gs != 0)
       return absl::InvalidArgumentError(absl::StrCat(
           "spqr: group size ", gs, " does not divide input dim ", cols));
+    if (hessian.size(0) != cols)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "spqr: Hessian is ", hessian.size(0), "x", hessian.size(1),
+          " but the weight has ", cols, " input columns"));
     at::Tensor H = hessian.to(W.device(), at::kFloat).clone();
     at::Tensor dead = H.diagonal() == 0;
     H.diagonal().masked_fill_(dead, 1);
     W.masked_fill_(dead.unsqueeze(0), 0);
+    // SpQR's permutation_order "act_order": columns by decreasing diag(H);
+    // groups are then formed over the permuted columns (undone at the end).
+    at::Tensor perm;
+    if (o_.act_order) {
+      perm = at::argsort(H.diagonal(), /*dim=*/0, /*descending=*/true);
+      W = W.index_select(1, perm);
+      H = H.index_select(0, perm).index_select(1, perm);
+    }
     QG_ASSIGN_OR_RETURN(at::Tensor Hinv, InverseCholeskyUpper(H, o_.percdamp));
+    H = at::Tensor();
     at::Tensor hdiag_t = Hinv.diagonal().contiguous();
     at::Tensor hdiag = hdiag_t.to(at::kCPU);
     const float* hd = hdiag.data_ptr<float>();
-    // SpQR: threshold relative to mean_j var(W[:, j]) / Hinv_jj^2.
+    // SpQR: unstructured_outlier_threshold = outlier_relative_threshold *
+    // mean_j var(W[:, j]) / Hinv_cho_jj^2.
     const double outlier_scale =
         (W.var(0) / hdiag_t.square()).mean().item<double>();
-    const double thr = o_.outlier_threshold * outlier_scale;
+    const double thr = o_.outlier_relative_threshold * outlier_scale;
 
     at::Tensor outliers = at::zeros({rows, cols}, W.options().dtype(at::kBool));
     at::Tensor scale, zero;
@@ -362,36 +487,14 @@ absl::StatusOr<QuantizedWeight> SpqrQuantizer::Quantize(
       at::Tensor Err = at::zeros({rows, b2 - b1}, W.options());
       for (int64_t col = b1; col < b2; ++col) {
         if (col % gs == 0) {
-          // Leave-one-out: how much the group's Hessian-weighted error drops
-          // when one weight is not quantized; likely outliers are excluded
-          // (replaced by the mean of the rest) when fitting the stats.
+          // Likely outliers (their leave-one-out error reduction exceeds
+          // the threshold) are replaced by the mean of the rest of their
+          // row's group when fitting the group's grid.
           at::Tensor G = W.slice(1, col, col + gs);
-          at::Tensor d = hdiag_t.slice(0, col, col + gs);
-          at::Tensor base_s, base_z;
-          FindParams(G, bits, o_.sym, &base_s, &base_z);
-          at::Tensor base_err = ((FakeQuantize(G, base_s.unsqueeze(1),
-                                               base_z.unsqueeze(1), bits) -
-                                  G) /
-                                 d)
-                                    .square()
-                                    .sum(1, true);
-          at::Tensor loo_red = at::zeros_like(G);
-          for (int64_t j = 0; j < gs; ++j) {
-            std::vector<int64_t> keep;
-            for (int64_t k = 0; k < gs; ++k)
-              if (k != j) keep.push_back(k);
-            at::Tensor ki = at::tensor(keep, at::kLong).to(W.device());
-            at::Tensor Gj = G.index_select(1, ki);
-            at::Tensor s, z;
-            FindParams(Gj, bits, o_.sym, &s, &z);
-            at::Tensor e =
-                ((FakeQuantize(Gj, s.unsqueeze(1), z.unsqueeze(1), bits) - Gj) /
-                 d.index_select(0, ki))
-                    .square()
-                    .sum(1);
-            loo_red.select(1, j).copy_(base_err.squeeze(1) - e);
-          }
-          at::Tensor likely = (loo_red > thr).to(at::kFloat);
+          at::Tensor likely =
+              (LeaveOneOutReduction(G, hdiag_t.slice(0, col, col + gs), bits,
+                                    o_.sym) > thr)
+                  .to(at::kFloat);
           at::Tensor keepm = 1 - likely;
           at::Tensor mean =
               (G * keepm).sum(1, true) / keepm.sum(1, true).clamp_min(1);
@@ -402,6 +505,8 @@ absl::StatusOr<QuantizedWeight> SpqrQuantizer::Quantize(
         at::Tensor q = at::clamp(at::round(wcol / scale + zero), 0, maxq);
         at::Tensor deq = scale * (q - zero);
         at::Tensor err = (wcol - deq) / hd[col];
+        // A weight whose own scaled error exceeds the threshold is kept
+        // exact (SpQR keeps it in fp16; fp32 here, as every other weight).
         at::Tensor is_out = err.square() > thr;
         deq = at::where(is_out, wcol, deq);
         err = (wcol - deq) / hd[col];
@@ -415,21 +520,46 @@ absl::StatusOr<QuantizedWeight> SpqrQuantizer::Quantize(
       if (b2 < cols)
         W.slice(1, b2).addmm_(Err, Hinv.slice(0, b1, b2).slice(1, b2), 1, -1);
     }
-    r.weight = W;
+    if (o_.act_order) {
+      at::Tensor invperm = at::argsort(perm);
+      W = W.index_select(1, invperm);
+      outliers = outliers.index_select(1, invperm);
+    }
+    r.weight = W.contiguous();
+    r.outlier_mask = outliers;
     r.bits = bits;
     r.group_size = o_.group_size;
     r.sym = o_.sym;
-    r.outlier_fraction = outliers.to(at::kFloat).mean().item<double>();
-    // codes + first-level stats at stat_bits per group of gs weights +
-    // second-level fp16 scale/zero per 16 groups + 48 bits per outlier.
-    const double stats = o_.sym ? 1 : 2;
-    r.bits_per_param = bits + stats * o_.stat_bits / double(gs) +
-                       stats * 2 * 16.0 / (16.0 * double(gs)) +
-                       48.0 * r.outlier_fraction;
+    r.act_order = o_.act_order;
+    const int64_t n_out = outliers.sum().item<int64_t>();
+    r.outlier_fraction = double(n_out) / double(rows * cols);
+    r.bits_per_param = SpqrStoredBits(rows, cols, gs, bits, o_.stat_bits,
+                                      o_.sym, o_.act_order, n_out) /
+                       double(rows * cols);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
   return r;
+}
+
+double SpqrStoredBits(int64_t rows, int64_t cols, int64_t group_size, int bits,
+                      int stat_bits, bool sym, bool act_order,
+                      int64_t outliers) {
+  const int64_t gs = group_size > 0 ? group_size : cols;
+  const int64_t groups = rows * (cols / gs);  // first-level (row, group)
+  // Second level: chunks of 16 rows per column group (the whole column of
+  // rows when 16 does not divide them), as SpqrGroupParams.
+  const int64_t qq = rows % 16 == 0 ? 16 : rows;
+  const int64_t chunks = (rows / qq) * (cols / gs);
+  const int nstats = sym ? 1 : 2;  // symmetric grids store no zero
+  double b = double(rows) * double(cols) * bits;  // dense codes
+  b += double(groups) * nstats * stat_bits;       // 1st-level stats
+  b += double(chunks) * nstats * (16.0 + 16.0);   // fp16 scale+zero
+  if (act_order) b += double(cols) * 32;          // int32 perm
+  // Outliers in CSR: fp16 value + 16-bit column index each, plus 32-bit
+  // row offsets (SpQR's sparse format; in_features < 65536).
+  if (outliers > 0) b += double(outliers) * 32.0 + double(rows + 1) * 32.0;
+  return b;
 }
 
 // ---------------------------------------------------------------- FP8
@@ -511,7 +641,8 @@ absl::StatusOr<std::unique_ptr<WeightQuantizer>> MakeWeightQuantizer(
     o.bits = s.w_bits;
     o.group_size = s.group_size;  // Resolve() put spqr_group_size here
     o.stat_bits = c.spqr_stat_bits;
-    o.outlier_threshold = c.spqr_outlier_threshold;
+    o.outlier_relative_threshold = c.spqr_outlier_threshold;
+    o.act_order = c.act_order;
     o.percdamp = c.percdamp;
     o.block_size = c.block_size;
     o.sym = s.sym;
@@ -533,10 +664,11 @@ void HessianAccumulator::Add(const at::Tensor& x) {
   if (h_.device() != x2.device()) h_ = h_.to(x2.device());
   const int64_t nb = x2.size(0);
   if (nb == 0) return;
-  // Running mean, as gptq.py add_batch: H *= n/(n+nb); H += 2/(n+nb) X^T X.
-  h_.mul_(double(n_) / double(n_ + nb));
+  // Running mean, as gptq.py add_batch: H *= n/(n+nb); H += 2/(n+nb) X^T X,
+  // the rescaling done by the GEMM's beta (no separate pass over H).
+  const double beta = double(n_) / double(n_ + nb);
   n_ += nb;
-  h_.addmm_(x2.t(), x2, /*beta=*/1, /*alpha=*/2.0 / double(n_));
+  h_.addmm_(x2.t(), x2, /*beta=*/beta, /*alpha=*/2.0 / double(n_));
 }
 
 double RelativeOutputError(const at::Tensor& w, const at::Tensor& wq,

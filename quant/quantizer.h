@@ -58,6 +58,7 @@ struct QuantizedWeight {
   bool act_order = false;
   double bits_per_param = 16.0;
   double outlier_fraction = 0.0;  // SpQR: fraction of weights kept in fp16
+  at::Tensor outlier_mask;        // SpQR: bool [out, in], true = kept exact
   bool has_exact_codes() const { return codes.defined(); }
 };
 
@@ -98,7 +99,12 @@ class RtnQuantizer : public WeightQuantizer {
 // upper Cholesky factor of H^-1, columns quantized one at a time with the
 // error propagated inside a block of `block_size` columns and lazily to the
 // rest, optional act-order (columns by decreasing diag(H)) and static
-// groups (group params computed once before reordering).
+// groups (group params computed once before reordering). Inside a block the
+// error goes column by column only to the rest of a 16-column sub-block and
+// as one matmul to the rest of the block (two-level lazy batching: the same
+// updates in another summation order, so the weights differ from a
+// column-by-column loop in the last float bits; same inputs give
+// bit-identical results).
 struct GptqOptions {
   int bits = 4;
   int group_size = 128;
@@ -120,22 +126,25 @@ class GptqQuantizer : public WeightQuantizer {
   GptqOptions o_;
 };
 
-// SpQR (Dettmers et al. 2023), simplified: GPTQ with small groups (e.g. 16
-// input columns) whose scales and zeros are themselves quantized to
-// `stat_bits` (bilevel; second level: groups of 16 output rows, asymmetric
-// RTN), plus unstructured outliers: a weight whose Hessian-weighted rounding
-// error (w - q)^2 / Hinv_jj^2 exceeds `outlier_threshold` times... see
-// quantizer.cc is kept exactly in fp16 (sparse). No per-group column
-// permutation. bits_per_param counts codes, 2nd-level stats and 48 bits per
-// outlier (fp16 value + 32-bit index, as SpQR's accounting).
+// SpQR (Dettmers et al. 2023; Vahe1994/SpQR spqr_engine.py): GPTQ with
+// small groups (e.g. 16 input columns) whose per-row scales and zeros are
+// themselves quantized to `stat_bits` (bilevel; second level: chunks of 16
+// output rows, asymmetric RTN, fp16 second-level stats), optional
+// act-order permutation, and unstructured outliers kept exact: with
+// thr = outlier_relative_threshold * mean_j var(W[:, j]) / U_jj^2 (U the
+// upper Cholesky factor of H^-1), weights whose leave-one-out error
+// reduction exceeds thr are left out when fitting their group's grid, and
+// a weight whose scaled rounding error ((w - q) / U_jj)^2 exceeds thr is
+// kept exact. bits_per_param is SpqrStoredBits / (rows * cols).
 struct SpqrOptions {
   int bits = 3;
   int group_size = 16;
   int stat_bits = 3;
-  double outlier_threshold = 0.2;
+  double outlier_relative_threshold = 0.2;
   double percdamp = 0.01;
   int block_size = 128;
   bool sym = false;
+  bool act_order = false;
 };
 class SpqrQuantizer : public WeightQuantizer {
  public:
@@ -166,6 +175,15 @@ class Fp8Quantizer : public WeightQuantizer {
 // even on the mantissa, subnormals included), saturating at the largest
 // finite value. x float32, any shape.
 at::Tensor RoundToFp8(const at::Tensor& x, const std::string& format);
+
+// Bits SpQR stores for a [rows, cols] weight: `bits`-bit codes for every
+// weight, first-level stats (scale, and zero unless sym) at `stat_bits`
+// per (row, group), fp16 second-level scale+zero per 16-row chunk of each
+// group's stats, an int32 permutation with act-order, and the outliers in
+// CSR (16-bit value + 16-bit column index each, 32-bit row offsets).
+double SpqrStoredBits(int64_t rows, int64_t cols, int64_t group_size, int bits,
+                      int stat_bits, bool sym, bool act_order,
+                      int64_t outliers);
 
 // Builds the quantizer of a resolved layer spec (rtn, gptq, spqr, fp8;
 // awq/smoothquant map to their final weight quantizer: rtn or gptq).

@@ -63,52 +63,56 @@ void ScaleNorm(model::RMSNorm& n, const at::Tensor& s) {
                  .to(n.weight.scalar_type());
 }
 
-// llm-awq _search_module_scale. The loss is the block output error when
-// `block_loss` and `roles` are given, else the group's own output error.
-at::Tensor SearchScale(const std::vector<Target>& ts, const InputCapture& in,
-                       int grid, const BlockLoss& block_loss = nullptr,
-                       const std::vector<std::string>& roles = {}) {
-  at::Tensor x = in.sample;
-  at::Tensor x_mean = in.abs_mean().to(x.device());
-  std::vector<at::Tensor> W, org;
-  for (const Target& t : ts) {
-    W.push_back(t.lin->weight().to(at::kFloat));
-    org.push_back(at::matmul(x, W.back().t()));
-  }
+// llm-awq _search_module_scale: `loss` maps the candidate effective
+// weights Q(W s)/s of the group (in `ts` order) to the module output error.
+at::Tensor SearchScale(
+    const std::vector<Target>& ts, const InputCapture& in, int grid,
+    const std::function<double(const std::vector<at::Tensor>&)>& loss,
+    AwqSearchLog* log) {
+  at::Tensor x_mean = in.abs_mean().to(at::kFloat);
+  std::vector<at::Tensor> W;
+  for (const Target& t : ts) W.push_back(t.lin->weight().to(at::kFloat));
+  x_mean = x_mean.to(W[0].device());
   double best = std::numeric_limits<double>::infinity();
   at::Tensor best_s = at::ones_like(x_mean);
+  AwqSearchLog local;
   for (int r = 0; r < grid; ++r) {
     const double ratio = double(r) / grid;
     at::Tensor s = x_mean.pow(ratio).clamp_min(1e-4);
     s = s / (s.max() * s.min()).sqrt();
-    double loss = 0;
-    int64_t count = 0;
-    if (block_loss && roles.size() == ts.size()) {
-      std::map<std::string, at::Tensor> eff;
-      for (size_t k = 0; k < ts.size(); ++k)
-        eff[roles[k]] =
-            GroupFakeQuant(W[k] * s.unsqueeze(0), ts[k].spec) / s.unsqueeze(0);
-      loss = block_loss(eff);
-      if (loss < best) {
-        best = loss;
-        best_s = s;
-      }
-      continue;
-    }
-    for (size_t k = 0; k < ts.size(); ++k) {
-      at::Tensor wq =
-          GroupFakeQuant(W[k] * s.unsqueeze(0), ts[k].spec) / s.unsqueeze(0);
-      at::Tensor out = at::matmul(x, wq.t());
-      loss += (out - org[k]).pow(2).sum().item<double>();
-      count += out.numel();
-    }
-    loss /= double(std::max<int64_t>(count, 1));
-    if (loss < best) {
-      best = loss;
+    std::vector<at::Tensor> eff;
+    for (size_t k = 0; k < ts.size(); ++k)
+      eff.push_back(GroupFakeQuant(W[k] * s.unsqueeze(0), ts[k].spec) /
+                    s.unsqueeze(0));
+    const double l = loss(eff);
+    local.losses.push_back(l);
+    if (l < best) {  // strict: ties keep the smaller ratio, as llm-awq
+      best = l;
       best_s = s;
+      local.best = r;
     }
   }
+  if (log) *log = std::move(local);
   return best_s;
+}
+
+// Loss of linears fed by the same input, each judged on its own output
+// (o_proj, down_proj; q/k/v without an attention loss).
+std::function<double(const std::vector<at::Tensor>&)> OwnOutputLoss(
+    const std::vector<Target>& ts, const at::Tensor& x) {
+  std::vector<at::Tensor> org;
+  for (const Target& t : ts)
+    org.push_back(at::matmul(x, t.lin->weight().to(at::kFloat).t()));
+  return [x, org](const std::vector<at::Tensor>& eff) {
+    double se = 0;
+    int64_t n = 0;
+    for (size_t k = 0; k < eff.size(); ++k) {
+      at::Tensor out = at::matmul(x, eff[k].t());
+      se += (out - org[k]).pow(2).sum().item<double>();
+      n += out.numel();
+    }
+    return se / double(std::max<int64_t>(n, 1));
+  };
 }
 
 // llm-awq auto_clip: per (output row, group) max |w| shrink search on 512
@@ -158,6 +162,14 @@ void ClipWeight(model::DenseLinear* lin, const LayerSpec& spec,
 
 }  // namespace
 
+at::Tensor MlpForward(const at::Tensor& x, const at::Tensor& w_gate,
+                      const at::Tensor& w_up, const at::Tensor& w_down) {
+  at::Tensor xf = x.to(at::kFloat);
+  at::Tensor h = at::silu(at::matmul(xf, w_gate.to(at::kFloat).t())) *
+                 at::matmul(xf, w_up.to(at::kFloat).t());
+  return at::matmul(h, w_down.to(at::kFloat).t());
+}
+
 at::Tensor InputCapture::abs_mean() const {
   return abs_sum / double(std::max<int64_t>(rows, 1));
 }
@@ -180,7 +192,8 @@ std::string LinearRole(const std::string& name) {
 absl::StatusOr<std::map<std::string, at::Tensor>> ApplyAwq(
     model::DecoderLayer& layer, const std::string& prefix,
     const std::map<std::string, InputCapture>& inputs, const QuantConfig& cfg,
-    bool clip, const BlockLoss& block_loss) {
+    bool clip, const AttentionLoss& attention_loss,
+    std::map<std::string, AwqSearchLog>* log) {
   std::map<std::string, at::Tensor> applied;
   absl::Status st = GuardTorch([&]() -> absl::Status {
     auto target = [&](std::shared_ptr<model::Linear>& l,
@@ -217,16 +230,43 @@ absl::StatusOr<std::map<std::string, at::Tensor>> ApplyAwq(
     // fold is an exact reparametrization, so the order does not matter).
     std::vector<Target> qkv = {q, k, v}, gu = {gate, up};
     at::Tensor s_qkv, s_o, s_gu, s_down;
-    if (!all_skip(qkv))
-      s_qkv =
-          SearchScale(qkv, *in_q, cfg.awq_grid, block_loss, {"q", "k", "v"});
+    auto log_of = [&](const char* key) -> AwqSearchLog* {
+      return log ? &(*log)[key] : nullptr;
+    };
+    if (!all_skip(qkv)) {
+      std::function<double(const std::vector<at::Tensor>&)> loss;
+      if (attention_loss) {
+        loss = [&](const std::vector<at::Tensor>& eff) {
+          return attention_loss({{"q", eff[0]}, {"k", eff[1]}, {"v", eff[2]}});
+        };
+      } else {
+        loss = OwnOutputLoss(qkv, in_q->sample);
+      }
+      s_qkv = SearchScale(qkv, *in_q, cfg.awq_grid, loss, log_of("qkv"));
+    }
     const bool v_o_ok = v.lin->weight().size(0) == o.lin->weight().size(1) &&
                         v.lin->weight().size(1) == o.lin->weight().size(0);
-    if (v_o_ok && !o.spec.skip) s_o = SearchScale({o}, *in_o, cfg.awq_grid);
-    if (!all_skip(gu))
-      s_gu =
-          SearchScale(gu, *in_gate, cfg.awq_grid, block_loss, {"gate", "up"});
-    if (!down.spec.skip) s_down = SearchScale({down}, *in_down, cfg.awq_grid);
+    if (v_o_ok && !o.spec.skip)
+      s_o = SearchScale({o}, *in_o, cfg.awq_grid,
+                        OwnOutputLoss({o}, in_o->sample), log_of("o"));
+    if (!all_skip(gu)) {
+      // The MLP output (down_proj in full precision) on the sampled rows.
+      const at::Tensor& x = in_gate->sample;
+      at::Tensor wd = down.lin->weight().to(at::kFloat);
+      at::Tensor org = MlpForward(x, gate.lin->weight().to(at::kFloat),
+                                  up.lin->weight().to(at::kFloat), wd);
+      auto loss = [&](const std::vector<at::Tensor>& eff) {
+        return (MlpForward(x, eff[0], eff[1], wd) - org)
+            .pow(2)
+            .mean()
+            .item<double>();
+      };
+      s_gu = SearchScale(gu, *in_gate, cfg.awq_grid, loss, log_of("gate_up"));
+    }
+    if (!down.spec.skip)
+      s_down =
+          SearchScale({down}, *in_down, cfg.awq_grid,
+                      OwnOutputLoss({down}, in_down->sample), log_of("down"));
     if (s_qkv.defined()) {
       ScaleNorm(layer.input_layernorm, s_qkv);
       ScaleColumns(qkv, s_qkv);

@@ -373,5 +373,133 @@ TEST(Stories260K, ExportsReloadWithTheSameLogits) {
   }
 }
 
+// Mixed per-layer bits/group sizes survive a GPTQ export: the base form in
+// quantization_config (and quantize_config.json), the others as GPTQModel
+// `dynamic` overrides, dense block linears as "-:" entries; LoadModel
+// reads the per-module forms back and reproduces the logits.
+TEST(Stories260K, MixedBitsRoundTripThroughGptqDynamic) {
+  const Stories* s = LoadStories();
+  if (s->dir.empty()) GTEST_SKIP() << "needs ../shared/models/stories260K";
+  QuantConfig c = StoriesConfig("gptq", 4);
+  c.layer_rules = {
+      {"mlp\\.", true},
+      {"layers\\.0\\.self_attn\\.q_proj", std::nullopt, std::nullopt, 8, -1},
+      {"layers\\.1\\.self_attn\\.k_proj", std::nullopt, std::nullopt, 3, 16}};
+  QRun r = Quantize(*s, c);
+  at::Tensor probe = s->heldout.slice(0, 0, 4);
+  at::Tensor want = Logits(*r.lm, probe);
+  std::string out = testing::MakeTempDir("mixed");
+  ASSERT_TRUE(ExportModel(*r.lm, c, out, ExportFormat::kGptq).ok());
+  std::ifstream cf(out + "/config.json");
+  auto qc = nlohmann::json::parse(cf)["quantization_config"];
+  EXPECT_EQ(qc["bits"], 4);
+  EXPECT_EQ(qc["group_size"], 32);
+  const auto& dyn = qc["dynamic"];
+  ASSERT_TRUE(dyn.is_object());
+  const std::string q0 = "+:^model\\.layers\\.0\\.self_attn\\.q_proj$";
+  const std::string k1 = "+:^model\\.layers\\.1\\.self_attn\\.k_proj$";
+  ASSERT_TRUE(dyn.contains(q0)) << dyn.dump();
+  EXPECT_EQ(dyn[q0]["bits"], 8);
+  EXPECT_EQ(dyn[q0]["group_size"], -1);
+  ASSERT_TRUE(dyn.contains(k1));
+  EXPECT_EQ(dyn[k1]["bits"], 3);
+  EXPECT_EQ(dyn[k1]["group_size"], 16);
+  EXPECT_TRUE(dyn.contains("-:^model\\.layers\\.0\\.mlp\\.down_proj$"));
+  // Only the overridden and the dense modules are listed.
+  EXPECT_EQ(dyn.size(), 2u + 3u * size_t(r.lm->num_layers()));
+  std::ifstream qf(out + "/quantize_config.json");
+  EXPECT_EQ(nlohmann::json::parse(qf), qc);
+  auto ck = model::Checkpoint::Open(out);
+  ASSERT_TRUE(ck.ok());
+  auto qw = (*ck)->Load("model.layers.0.self_attn.q_proj.qweight");
+  ASSERT_TRUE(qw.ok());
+  EXPECT_EQ(qw->size(0), 64 * 8 / 32);
+  auto sc = (*ck)->Load("model.layers.1.self_attn.k_proj.scales");
+  ASSERT_TRUE(sc.ok());
+  EXPECT_EQ(sc->size(0), 64 / 16);
+
+  auto back = LoadModel(out);
+  ASSERT_TRUE(back.ok()) << back.status();
+  auto* q0l = dynamic_cast<PackedLinear*>((*back)->layer(0).q_proj.get());
+  auto* k1l = dynamic_cast<PackedLinear*>((*back)->layer(1).k_proj.get());
+  ASSERT_TRUE(q0l && k1l);
+  EXPECT_EQ(q0l->bits(), 8);
+  EXPECT_EQ(k1l->bits(), 3);
+  at::Tensor got = Logits(**back, probe);
+  EXPECT_TRUE(at::allclose(got, want, 1e-4, 1e-4))
+      << "max diff " << (got - want).abs().max().item<float>();
+
+  // Without config.json's quantization_config, quantize_config.json alone
+  // (AutoGPTQ's older layout) describes the checkpoint.
+  {
+    std::ifstream in(out + "/config.json");
+    auto cj = nlohmann::json::parse(in);
+    cj.erase("quantization_config");
+    std::ofstream o(out + "/config.json");
+    o << cj.dump(2);
+  }
+  auto back2 = LoadModel(out);
+  ASSERT_TRUE(back2.ok()) << back2.status();
+  EXPECT_TRUE(at::allclose(Logits(**back2, probe), want, 1e-4, 1e-4));
+  std::filesystem::remove_all(out);
+}
+
+// Per-block device placement: quantizing with QuantizeOptions::device runs
+// every block on that device and leaves the model where it was, with the
+// same weights as quantizing in place.
+void ExpectSameWeights(CausalLM& a, CausalLM& b) {
+  auto sa = a.StateDict(), sb = b.StateDict();
+  ASSERT_EQ(sa.size(), sb.size());
+  for (size_t i = 0; i < sa.size(); ++i) {
+    EXPECT_TRUE(sb[i].second.device().is_cpu()) << sb[i].first;
+    EXPECT_TRUE(at::equal(sa[i].second, sb[i].second.cpu())) << sa[i].first;
+  }
+}
+
+TEST(QuantizeModel, PerBlockDevicePlacementOnCpuMatchesInPlace) {
+  at::manual_seed(13);
+  at::Tensor calib = at::randint(0, 96, {4, 32}, at::kLong);
+  for (std::string m : {"gptq", "awq", "llm_int8"}) {
+    auto cfg = ParseQuantConfig("{\"method\":\"" + m + "\",\"group_size\":16}",
+                                "test");
+    ASSERT_TRUE(cfg.ok());
+    QuantizeOptions o;
+    o.show_progress = false;
+    auto a = TinyModel(3);
+    ASSERT_TRUE(QuantizeModel(*a, *cfg, calib, o).ok());
+    auto b = TinyModel(3);
+    o.device = "cpu";
+    ASSERT_TRUE(QuantizeModel(*b, *cfg, calib, o).ok()) << m;
+    ExpectSameWeights(*a, *b);
+  }
+  QuantizeOptions bad;
+  bad.show_progress = false;
+  bad.device = "tpu:7";
+  auto lm = TinyModel(3);
+  auto cfg = ParseQuantConfig("{\"method\":\"rtn\",\"group_size\":16}", "t");
+  EXPECT_FALSE(QuantizeModel(*lm, *cfg, calib, bad).ok());
+}
+
+TEST(QuantizeModel, PerBlockPlacementOnCudaKeepsTheModelOnCpu) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device in this build/machine";
+  at::manual_seed(14);
+  at::Tensor calib = at::randint(0, 96, {4, 32}, at::kLong);
+  auto cfg = ParseQuantConfig("{\"method\":\"gptq\",\"group_size\":16}", "t");
+  ASSERT_TRUE(cfg.ok());
+  QuantizeOptions o;
+  o.show_progress = false;
+  o.device = "cuda:0";
+  auto lm = TinyModel(4);
+  ASSERT_TRUE(QuantizeModel(*lm, *cfg, calib, o).ok());
+  for (auto& [name, t] : lm->StateDict())
+    EXPECT_TRUE(t.device().is_cpu()) << name;
+  auto ref = TinyModel(4);
+  o.device = "";
+  ASSERT_TRUE(QuantizeModel(*ref, *cfg, calib, o).ok());
+  at::Tensor probe = at::randint(0, 96, {2, 16}, at::kLong);
+  EXPECT_TRUE(
+      at::allclose(Logits(*lm, probe), Logits(*ref, probe), 1e-2, 1e-2));
+}
+
 }  // namespace
 }  // namespace qgrid::quant
