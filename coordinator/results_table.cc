@@ -97,19 +97,32 @@ struct Summary {
   int gap_n = 0;
 };
 
-// The best calibration set of a row, or "" when the row has no value.
-std::string BestCal(const Block& b, const std::string& test, bool lower) {
-  std::string best;
+// The best calibration sets of a row: every set whose value equals the best
+// one (ties are all best, as the paper bolds them); none when the row has
+// no value or all its values are equal (nothing to choose).
+std::set<std::string> BestCals(const Block& b, const std::string& test,
+                               bool lower) {
+  bool any = false;
   double bv = 0;
   for (const auto& cal : b.cals) {
     auto it = b.cells.find({test, cal});
     if (it == b.cells.end() || it->second.missing) continue;
     double v = it->second.value();
-    if (best.empty() || (lower ? v < bv : v > bv)) {
-      best = cal;
-      bv = v;
+    if (!any || (lower ? v < bv : v > bv)) bv = v;
+    any = true;
+  }
+  std::set<std::string> best;
+  bool all_equal = true;
+  for (const auto& cal : b.cals) {
+    auto it = b.cells.find({test, cal});
+    if (it == b.cells.end() || it->second.missing) continue;
+    if (it->second.value() == bv) {
+      best.insert(cal);
+    } else {
+      all_equal = false;
     }
   }
+  if (all_equal) best.clear();
   return best;
 }
 
@@ -123,14 +136,12 @@ std::map<std::string, Summary> Summarize(
       const std::string& metric = metric_of.at(test);
       bool lower = LowerIsBetter(metric);
       const Cell* iid = nullptr;
-      std::string iid_cal;
       std::vector<double> ood;
       for (const auto& cal : b.cals) {
         auto it = b.cells.find({test, cal});
         if (it == b.cells.end() || it->second.missing) continue;
         if (it->second.iid) {
           iid = &it->second;
-          iid_cal = cal;
         } else {
           ood.push_back(it->second.value());
         }
@@ -138,7 +149,12 @@ std::map<std::string, Summary> Summarize(
       if (!iid || ood.empty()) continue;
       Summary& s = out[metric];
       ++s.rows_with_iid;
-      if (BestCal(b, test, lower) == iid_cal) ++s.iid_best;
+      // Best = no OOD cell strictly better (a tie counts for the I.I.D).
+      const double iv = iid->value();
+      if (std::none_of(ood.begin(), ood.end(),
+                       [&](double v) { return lower ? v < iv : v > iv; })) {
+        ++s.iid_best;
+      }
       for (double v : ood) {
         s.gap_sum += v - iid->value();
         ++s.gap_n;
@@ -203,7 +219,7 @@ std::string RenderTable(const std::vector<Block>& blocks,
     grid.push_back(head);
     for (const auto& test : b.tests) {
       const std::string& m = metric_of.at(test);
-      std::string best = BestCal(b, test, LowerIsBetter(m));
+      std::set<std::string> best = BestCals(b, test, LowerIsBetter(m));
       std::string label = tex ? LatexEscape(test) : test;
       if (!one) {
         label += tex ? absl::StrCat(
@@ -217,7 +233,7 @@ std::string RenderTable(const std::vector<Block>& blocks,
         std::string v = it == b.cells.end() ? "" : Fmt(it->second.value());
         if (it != b.cells.end() && it->second.missing) v = "…";
         bool iid = it != b.cells.end() && it->second.iid;
-        bool is_best = cal == best && b.cals.size() > 1;
+        bool is_best = best.count(cal) > 0 && b.cals.size() > 1;
         if (tex) {
           if (iid) v += "$^\\dagger$";
           if (is_best) v = "\\textbf{" + v + "}";

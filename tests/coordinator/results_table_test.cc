@@ -139,6 +139,31 @@ TEST(RenderResults, EachTestSetUsesItsOwnMetricByDefault) {
       << *tex;
 }
 
+TEST(RenderResults, TiesAreAllBestAndAllEqualRowsHaveNoBest) {
+  auto rows = MixedRows();
+  rows[3].metrics["acc_norm"] = 0.40;  // wiki_mc: 0.40 and 0.40
+  rows[1].metrics["ppl"] = 10;         // wiki: 10 and 10
+  rows.push_back(rows[1]);             // a third calibration set, worse
+  rows.back().job_id = 9;
+  rows.back().labels["calibration"] = "pile";
+  rows.back().metrics["ppl"] = 11;
+  auto md = RenderResults(rows, "", "markdown");
+  ASSERT_TRUE(md.ok());
+  EXPECT_NE(md->find("| wiki (ppl ↓) | **10†** | **10** | 11 |"),
+            std::string::npos)
+      << *md;
+  EXPECT_NE(md->find("| wiki_mc (acc_norm ↑) | 0.4† | 0.4 | "),
+            std::string::npos)
+      << *md;
+  // A tie with the I.I.D cell counts as I.I.D best.
+  EXPECT_NE(md->find("best in 1 of 1 rows; mean OOD - I.I.D ppl gap: +0.5"),
+            std::string::npos)
+      << *md;
+  EXPECT_NE(md->find("best in 1 of 1 rows; mean OOD - I.I.D acc_norm gap: +0"),
+            std::string::npos)
+      << *md;
+}
+
 TEST(RenderResults, MetricFlagOverridesEveryRow) {
   auto md = RenderResults(MixedRows(), "acc", "markdown");
   ASSERT_TRUE(md.ok());
