@@ -208,7 +208,9 @@ void RegisterEvalCommands(CLI::App& app) {
   ev->add_option("--shots", flags->shots,
                  "Few-shot examples per prompt (default: the task's)");
   ev->add_option("--limit", flags->limit,
-                 "Evaluate only the first N documents (0 = all)");
+                 "Evaluate only the first N documents (0 = all); for "
+                 "GPTQ-style perplexity tasks the first N windows of "
+                 "seqlen tokens");
   ev->add_option("--data-dir", flags->data_dir,
                  "Directory the task data files are relative to (default "
                  "$QGRID_DATA_DIR, else ./data)");

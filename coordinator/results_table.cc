@@ -52,8 +52,9 @@ std::string LatexEscape(const std::string& s) {
       {{"_", "\\_"}, {"%", "\\%"}, {"&", "\\&"}, {"#", "\\#"}, {"+", "{+}"}});
 }
 
+// `metric_of`: test set -> the metric its row shows.
 std::vector<Block> Pivot(const std::vector<ResultRow>& rows,
-                         const std::string& metric) {
+                         const std::map<std::string, std::string>& metric_of) {
   std::vector<Block> blocks;
   std::map<std::string, size_t> index;
   for (const auto& r : rows) {
@@ -77,7 +78,9 @@ std::vector<Block> Pivot(const std::vector<ResultRow>& rows,
     Cell& c = b.cells[{test, cal}];
     c.iid = c.iid || (l.contains("iid") && l["iid"].is_boolean() &&
                       l["iid"].get<bool>());
-    auto m = r.metrics.find(metric);
+    auto mo = metric_of.find(test);
+    auto m =
+        mo == metric_of.end() ? r.metrics.end() : r.metrics.find(mo->second);
     if (r.state == "done" && m != r.metrics.end()) {
       c.sum += m->second;
       c.n += 1;
@@ -94,59 +97,82 @@ struct Summary {
   int gap_n = 0;
 };
 
-// The best calibration set of a row, or "" when the row has no value.
-std::string BestCal(const Block& b, const std::string& test, bool lower) {
-  std::string best;
+// The best calibration sets of a row: every set whose value equals the best
+// one (ties are all best, as the paper bolds them); none when the row has
+// no value or all its values are equal (nothing to choose).
+std::set<std::string> BestCals(const Block& b, const std::string& test,
+                               bool lower) {
+  bool any = false;
   double bv = 0;
   for (const auto& cal : b.cals) {
     auto it = b.cells.find({test, cal});
     if (it == b.cells.end() || it->second.missing) continue;
     double v = it->second.value();
-    if (best.empty() || (lower ? v < bv : v > bv)) {
-      best = cal;
-      bv = v;
+    if (!any || (lower ? v < bv : v > bv)) bv = v;
+    any = true;
+  }
+  std::set<std::string> best;
+  bool all_equal = true;
+  for (const auto& cal : b.cals) {
+    auto it = b.cells.find({test, cal});
+    if (it == b.cells.end() || it->second.missing) continue;
+    if (it->second.value() == bv) {
+      best.insert(cal);
+    } else {
+      all_equal = false;
     }
   }
+  if (all_equal) best.clear();
   return best;
 }
 
-Summary Summarize(const std::vector<Block>& blocks, bool lower) {
-  Summary s;
+// One summary per metric (gaps of different metrics do not average).
+std::map<std::string, Summary> Summarize(
+    const std::vector<Block>& blocks,
+    const std::map<std::string, std::string>& metric_of) {
+  std::map<std::string, Summary> out;
   for (const auto& b : blocks) {
     for (const auto& test : b.tests) {
+      const std::string& metric = metric_of.at(test);
+      bool lower = LowerIsBetter(metric);
       const Cell* iid = nullptr;
-      std::string iid_cal;
       std::vector<double> ood;
       for (const auto& cal : b.cals) {
         auto it = b.cells.find({test, cal});
         if (it == b.cells.end() || it->second.missing) continue;
         if (it->second.iid) {
           iid = &it->second;
-          iid_cal = cal;
         } else {
           ood.push_back(it->second.value());
         }
       }
       if (!iid || ood.empty()) continue;
+      Summary& s = out[metric];
       ++s.rows_with_iid;
-      if (BestCal(b, test, lower) == iid_cal) ++s.iid_best;
+      // Best = no OOD cell strictly better (a tie counts for the I.I.D).
+      const double iv = iid->value();
+      if (std::none_of(ood.begin(), ood.end(),
+                       [&](double v) { return lower ? v < iv : v > iv; })) {
+        ++s.iid_best;
+      }
       for (double v : ood) {
         s.gap_sum += v - iid->value();
         ++s.gap_n;
       }
     }
   }
-  return s;
+  return out;
 }
 
 std::string SummaryLine(const Summary& s, const std::string& metric) {
-  if (s.rows_with_iid == 0) {
-    return "No row has both an I.I.D and an OOD calibration set.";
-  }
   return absl::StrFormat(
       "I.I.D calibration is best in %d of %d rows; mean OOD - I.I.D %s gap: "
       "%+.4g",
       s.iid_best, s.rows_with_iid, metric, s.gap_n ? s.gap_sum / s.gap_n : 0.0);
+}
+
+const char* Arrow(const std::string& metric) {
+  return LowerIsBetter(metric) ? "↓" : "↑";
 }
 
 std::string BlockTitle(const Block& b) {
@@ -154,17 +180,32 @@ std::string BlockTitle(const Block& b) {
   return absl::StrCat(b.model, " | ", b.method, bits, " | ", b.shots, "-shot");
 }
 
+// `metric_of`: test set -> metric. When every test set uses the same metric
+// the header names it once; otherwise each row names its own, with an arrow
+// giving its direction.
 std::string RenderTable(const std::vector<Block>& blocks,
-                        const std::string& metric, bool lower,
+                        const std::map<std::string, std::string>& metric_of,
                         const std::string& fmt, bool ansi) {
   std::ostringstream out;
   bool md = fmt == "markdown", tex = fmt == "latex";
+  std::set<std::string> metrics;
+  for (const auto& [t, m] : metric_of) metrics.insert(m);
+  const bool one = metrics.size() <= 1;
+  const std::string metric = metrics.empty() ? "ppl" : *metrics.begin();
+  const bool lower_all = LowerIsBetter(metric);
   if (tex) {
-    out << "% qgrid results: " << metric << (lower ? " (lower is better)" : "")
+    out << "% qgrid results: "
+        << (one ? metric + (lower_all ? " (lower is better)" : "")
+                : std::string("each test set with its own metric "
+                              "($\\downarrow$ lower / $\\uparrow$ higher "
+                              "is better)"))
         << "; \\dag = I.I.D calibration, bold = best\n";
   } else {
-    out << (md ? "**" : "") << metric
-        << (lower ? " (lower is better)" : " (higher is better)")
+    out << (md ? "**" : "")
+        << (one ? metric +
+                      (lower_all ? " (lower is better)" : " (higher is better)")
+                : std::string("each test set with its own metric (↓ lower "
+                              "is better, ↑ higher is better)"))
         << (md ? "**" : "") << "; † = I.I.D calibration set, "
         << (md     ? "**bold**"
             : ansi ? "\033[1mbold\033[0m"
@@ -174,17 +215,25 @@ std::string RenderTable(const std::vector<Block>& blocks,
   for (const auto& b : blocks) {
     std::vector<std::vector<std::string>> grid;
     std::vector<std::string> head = {"test \\ calibration"};
-    for (const auto& c : b.cals) head.push_back(c);
+    for (const auto& c : b.cals) head.push_back(tex ? LatexEscape(c) : c);
     grid.push_back(head);
     for (const auto& test : b.tests) {
-      std::string best = BestCal(b, test, lower);
-      std::vector<std::string> row = {test};
+      const std::string& m = metric_of.at(test);
+      std::set<std::string> best = BestCals(b, test, LowerIsBetter(m));
+      std::string label = tex ? LatexEscape(test) : test;
+      if (!one) {
+        label += tex ? absl::StrCat(
+                           " (", LatexEscape(m), " $",
+                           LowerIsBetter(m) ? "\\downarrow" : "\\uparrow", "$)")
+                     : absl::StrCat(" (", m, " ", Arrow(m), ")");
+      }
+      std::vector<std::string> row = {label};
       for (const auto& cal : b.cals) {
         auto it = b.cells.find({test, cal});
         std::string v = it == b.cells.end() ? "" : Fmt(it->second.value());
         if (it != b.cells.end() && it->second.missing) v = "…";
         bool iid = it != b.cells.end() && it->second.iid;
-        bool is_best = cal == best && b.cals.size() > 1;
+        bool is_best = best.count(cal) > 0 && b.cals.size() > 1;
         if (tex) {
           if (iid) v += "$^\\dagger$";
           if (is_best) v = "\\textbf{" + v + "}";
@@ -205,12 +254,7 @@ std::string RenderTable(const std::vector<Block>& blocks,
           << LatexEscape(BlockTitle(b)) << "}\n\\begin{tabular}{l"
           << std::string(b.cals.size(), 'r') << "}\n\\toprule\n";
       for (size_t r = 0; r < grid.size(); ++r) {
-        std::vector<std::string> cells;
-        for (size_t c = 0; c < grid[r].size(); ++c) {
-          cells.push_back(r == 0 || c == 0 ? LatexEscape(grid[r][c])
-                                           : grid[r][c]);
-        }
-        out << absl::StrJoin(cells, " & ") << " \\\\\n";
+        out << absl::StrJoin(grid[r], " & ") << " \\\\\n";
         if (r == 0) out << "\\midrule\n";
       }
       out << "\\bottomrule\n\\end{tabular}\n\\end{table}\n\n";
@@ -263,12 +307,18 @@ std::string RenderTable(const std::vector<Block>& blocks,
     }
     out << "\n";
   }
-  Summary s = Summarize(blocks, lower);
-  std::string line = SummaryLine(s, metric);
-  if (tex) {
-    out << "% " << line << "\n";
-  } else {
-    out << (md ? "_" : "") << line << (md ? "_" : "") << "\n";
+  std::map<std::string, Summary> sums = Summarize(blocks, metric_of);
+  std::vector<std::string> lines;
+  if (sums.empty()) {
+    lines.push_back("No row has both an I.I.D and an OOD calibration set.");
+  }
+  for (const auto& [m, s] : sums) lines.push_back(SummaryLine(s, m));
+  for (const auto& line : lines) {
+    if (tex) {
+      out << "% " << line << "\n";
+    } else {
+      out << (md ? "_" : "") << line << (md ? "_" : "") << "\n";
+    }
   }
   return out.str();
 }
@@ -315,15 +365,54 @@ bool LowerIsBetter(const std::string& m) {
          m.find("bytes") != std::string::npos;
 }
 
+namespace {
+// lm-evaluation-harness's headline metric of each task family: perplexity
+// for language modelling (qgrid's "ppl" is the GPTQ-style window
+// perplexity), acc_norm for multiple choice where reported (length-
+// normalized, lm-eval's usual figure for ARC/HellaSwag/PIQA/OpenBookQA),
+// acc for classification, F1 for extractive QA (SQuAD), exact match for
+// generation.
+constexpr const char* kPreferred[] = {"ppl",
+                                      "perplexity",
+                                      "word_perplexity",
+                                      "byte_perplexity",
+                                      "bits_per_byte",
+                                      "acc_norm",
+                                      "acc",
+                                      "f1",
+                                      "exact_match",
+                                      "number_match"};
+
+std::string Preferred(const std::set<std::string>& names) {
+  for (const char* pref : kPreferred) {
+    if (names.count(pref)) return pref;
+  }
+  return names.empty() ? "ppl" : *names.begin();
+}
+}  // namespace
+
 std::string DefaultMetric(const std::vector<ResultRow>& rows) {
   std::set<std::string> names;
   for (const auto& r : rows) {
     for (const auto& [m, v] : r.metrics) names.insert(m);
   }
-  for (const char* pref : {"ppl", "acc_norm", "acc"}) {
-    if (names.count(pref)) return pref;
+  return Preferred(names);
+}
+
+std::map<std::string, std::string> DefaultMetricPerTest(
+    const std::vector<ResultRow>& rows) {
+  std::map<std::string, std::set<std::string>> names;
+  for (const auto& r : rows) {
+    auto& n = names[Str(r.labels, "test")];
+    for (const auto& [m, v] : r.metrics) n.insert(m);
   }
-  return names.empty() ? "ppl" : *names.begin();
+  // A test with no result yet borrows the sweep-wide choice.
+  std::string fallback = DefaultMetric(rows);
+  std::map<std::string, std::string> out;
+  for (const auto& [test, n] : names) {
+    out[test] = n.empty() ? fallback : Preferred(n);
+  }
+  return out;
 }
 
 absl::StatusOr<std::string> RenderResults(const std::vector<ResultRow>& rows,
@@ -331,7 +420,6 @@ absl::StatusOr<std::string> RenderResults(const std::vector<ResultRow>& rows,
                                           const std::string& format,
                                           const std::string& sweep_id,
                                           bool ansi) {
-  std::string metric = metric_in.empty() ? DefaultMetric(rows) : metric_in;
   if (format == "json") return json(TidyRows(rows, sweep_id)).dump(1) + "\n";
   if (format == "csv") {
     std::ostringstream out;
@@ -356,8 +444,11 @@ absl::StatusOr<std::string> RenderResults(const std::vector<ResultRow>& rows,
     return absl::InvalidArgumentError("unknown format '" + format +
                                       "' (table, markdown, csv, json, latex)");
   }
-  return RenderTable(Pivot(rows, metric), metric, LowerIsBetter(metric), format,
-                     ansi);
+  std::map<std::string, std::string> metric_of = DefaultMetricPerTest(rows);
+  if (!metric_in.empty()) {
+    for (auto& [test, m] : metric_of) m = metric_in;
+  }
+  return RenderTable(Pivot(rows, metric_of), metric_of, format, ansi);
 }
 
 }  // namespace qgrid::coordinator

@@ -30,12 +30,21 @@ struct ResultRow {
 // Lower is better for perplexity/loss-like metrics, higher otherwise.
 bool LowerIsBetter(const std::string& metric);
 
-// The metric a table shows when none is asked for: ppl, else acc, else the
-// first one seen.
+// The headline metric among `rows`' metrics: perplexity (ppl, perplexity,
+// word/byte perplexity, bits per byte), else acc_norm, acc, f1, exact_match,
+// number_match, else the first name in order.
 std::string DefaultMetric(const std::vector<ResultRow>& rows);
 
-// format: table | markdown | csv | json | latex. `ansi`: bold with terminal
-// escapes in "table" (else the best cell is marked with '*').
+// What a table shows when no --metric is given: each test set its own
+// headline metric (DefaultMetric over that test's rows), so that a sweep
+// mixing perplexity and multiple-choice tests shows both.
+std::map<std::string, std::string> DefaultMetricPerTest(
+    const std::vector<ResultRow>& rows);
+
+// format: table | markdown | csv | json | latex. `metric` "" = each test set
+// its own metric (DefaultMetricPerTest), the best cell following that
+// metric's direction; else that metric for every row. `ansi`: bold with
+// terminal escapes in "table" (else the best cell is marked with '*').
 absl::StatusOr<std::string> RenderResults(const std::vector<ResultRow>& rows,
                                           const std::string& metric,
                                           const std::string& format,

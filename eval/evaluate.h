@@ -53,8 +53,11 @@ class CausalLM;
 namespace qgrid::eval {
 
 struct EvalOptions {
-  int shots = -1;     // -1: the task's num_fewshot
-  int64_t limit = 0;  // 0: all documents (else the first `limit`)
+  int shots = -1;  // -1: the task's num_fewshot
+  // 0: all documents, else the first `limit`. GPTQ-style perplexity joins
+  // the documents into one stream, so there the unit is a window: the first
+  // `limit` windows of seqlen tokens (a fixed token budget).
+  int64_t limit = 0;
   int batch_size = 8;
   std::optional<uint64_t> seed;  // few-shot seed override
   std::string data_dir;          // "" = $QGRID_DATA_DIR, else "data"

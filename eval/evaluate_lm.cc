@@ -40,9 +40,16 @@ absl::StatusOr<nlohmann::json> EvaluateGptqPerplexity(const model::CausalLM& lm,
     text += t;
   }
   std::vector<int> ids = lm.tokenizer()->Encode(text, true);
+  const int64_t all_tokens = static_cast<int64_t>(ids.size());
   PerplexityOptions po;
   int64_t seqlen = opts.max_length > 0 ? opts.max_length : task.seqlen;
   po.seqlen = std::min<int64_t>(seqlen, lm.config().max_position_embeddings);
+  // --limit: the first `limit` windows (the stream's start, as the full
+  // evaluation would score it).
+  if (opts.limit > 0 && po.seqlen > 0 &&
+      static_cast<int64_t>(ids.size()) > opts.limit * po.seqlen) {
+    ids.resize(opts.limit * po.seqlen);
+  }
   po.batch_size = std::max(1, opts.batch_size / 4);
   po.show_progress = opts.progress;
   po.label = "ppl " + task.task;
@@ -57,13 +64,14 @@ absl::StatusOr<nlohmann::json> EvaluateGptqPerplexity(const model::CausalLM& lm,
                                   {"perplexity_stderr,none", "N/A"},
                                   {"mean_nll,none", r.mean_nll}};
   result["n-shot"][task.task] = 0;
-  result["n-samples"][task.task] = {{"original", r.tokens},
+  result["n-samples"][task.task] = {{"original", all_tokens},
                                     {"effective", r.predicted}};
   result["config"] = {
       {"task", task.task},           {"source", task.source},
       {"output_type", "perplexity"}, {"perplexity_style", "gptq"},
       {"seqlen", r.seqlen},          {"windows", r.windows},
-      {"data_dir", data_dir},        {"model", lm.source_dir()}};
+      {"limit", opts.limit},         {"data_dir", data_dir},
+      {"model", lm.source_dir()}};
   result["seeds"] = nlohmann::json::object();
   result["efficiency"] = {{"weight_bytes", lm.WeightBytes()},
                           {"peak_rss_bytes", PeakRssBytes()},

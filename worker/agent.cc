@@ -277,8 +277,7 @@ class WorkerAgent::Impl {
     }
     r.kind = PendingReport::kFailure;
     r.error = std::string(out.status().message());
-    r.permanent = out.status().code() == absl::StatusCode::kPermissionDenied ||
-                  out.status().code() == absl::StatusCode::kUnimplemented;
+    r.permanent = IsPermanent(out.status());
     LOG(WARNING) << "job " << job.id() << " attempt " << job.attempt()
                  << " failed: " << out.status();
     reports.push_back(r);

@@ -1,6 +1,23 @@
 #include "worker/executor.h"
 
+#include "absl/strings/cord.h"
+
 namespace qgrid::worker {
+
+namespace {
+constexpr char kPermanentPayload[] = "qgrid.dev/permanent";
+}  // namespace
+
+absl::Status Permanent(absl::Status s) {
+  if (!s.ok()) s.SetPayload(kPermanentPayload, absl::Cord("1"));
+  return s;
+}
+
+bool IsPermanent(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kPermissionDenied ||
+         s.code() == absl::StatusCode::kUnimplemented ||
+         s.GetPayload(kPermanentPayload).has_value();
+}
 
 absl::StatusOr<JobOutcome> KindRouter::Run(const qgrid::v1::Job& job,
                                            JobControl* control) {

@@ -39,13 +39,20 @@ class JobExecutor {
  public:
   virtual ~JobExecutor() = default;
   // Runs the job. An error status is reported as a failure with its message;
-  // PERMISSION_DENIED and UNIMPLEMENTED are permanent (retrying cannot help),
+  // IsPermanent errors (retrying cannot help) make the job dead at once,
   // CANCELLED means the job was stopped on request.
   virtual absl::StatusOr<JobOutcome> Run(const qgrid::v1::Job& job,
                                          JobControl* control) = 0;
   // Quant keys of the quantized models this executor holds (affinity).
   virtual std::vector<std::string> HeldQuantKeys() = 0;
 };
+
+// Marks `s` as a permanent failure: the job's configuration is wrong (e.g. an
+// unknown task name), so no retry on any worker can help.
+absl::Status Permanent(absl::Status s);
+// Marked by Permanent, or PERMISSION_DENIED (a path outside the worker's
+// roots) or UNIMPLEMENTED (a job kind this build cannot run).
+bool IsPermanent(const absl::Status& s);
 
 std::unique_ptr<JobExecutor> MakeSyntheticExecutor(size_t cache_capacity = 4);
 

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <chrono>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -15,6 +16,7 @@
 #include "quant/export.h"
 #include "quant/quant_config.h"
 #include "quant/quantize.h"
+#include "worker/disk_cache.h"
 #include "worker/lru_cache.h"
 #include "worker/roots.h"
 
@@ -27,6 +29,15 @@ struct QuantizedModel {
   std::unique_ptr<model::CausalLM> lm;
   std::string report_json = "{}";
 };
+
+// The quant report a job carries: the quantization's report plus where this
+// job's model came from (memory LRU, disk cache or a fresh quantization).
+std::string ReportFor(const QuantizedModel& q, const std::string& source) {
+  json j = json::parse(q.report_json, nullptr, false);
+  if (!j.is_object()) j = json::object();
+  j["cache"] = {{"source", source}};
+  return j.dump();
+}
 
 // The sweep spec's method parameters (coordinator/sweep_spec.cc) under the
 // names quant::ParseQuantConfig reads.
@@ -54,10 +65,23 @@ absl::StatusOr<quant::QuantConfig> ToQuantConfig(const json& m,
 
 class RealExecutor : public JobExecutor {
  public:
-  explicit RealExecutor(RealExecutorOptions o)
-      : opts_(std::move(o)), cache_(opts_.cache_capacity) {}
+  RealExecutor(RealExecutorOptions o, std::unique_ptr<DiskCache> disk)
+      : opts_(std::move(o)),
+        cache_(opts_.cache_capacity),
+        disk_(std::move(disk)) {}
 
-  std::vector<std::string> HeldQuantKeys() override { return cache_.Keys(); }
+  // Memory first (cheapest), then a bounded number of disk entries: both
+  // spare a quantization, which is what affinity is for.
+  std::vector<std::string> HeldQuantKeys() override {
+    std::vector<std::string> keys = cache_.Keys();
+    if (!disk_) return keys;
+    std::set<std::string> seen(keys.begin(), keys.end());
+    for (const std::string& k : disk_->Keys()) {
+      if (keys.size() >= kMaxAdvertisedKeys) break;
+      if (seen.insert(k).second) keys.push_back(k);
+    }
+    return keys;
+  }
 
   absl::StatusOr<JobOutcome> Run(const qgrid::v1::Job& job,
                                  JobControl* ctl) override {
@@ -84,11 +108,21 @@ class RealExecutor : public JobExecutor {
       QG_ASSIGN_OR_RETURN(std::string p, DataPath(name, what));
       return eval::ResolveTask(p);
     }
-    return eval::ResolveTask(name);
+    // An unknown built-in name is the spec's fault (the client checks names
+    // before submitting; an older client may not): no worker can run it.
+    auto t = eval::ResolveTask(name);
+    if (!t.ok()) {
+      return Permanent(absl::Status(
+          t.status().code(), absl::StrCat(what, ": ", t.status().message())));
+    }
+    return t;
   }
 
+  // The job's quantized model and where it came from ("memory", "disk" or
+  // "quantized").
   absl::StatusOr<std::shared_ptr<QuantizedModel>> Quantized(
-      const qgrid::v1::Job& job, JobControl* ctl) {
+      const qgrid::v1::Job& job, JobControl* ctl, std::string* source) {
+    *source = "memory";
     if (auto hit = cache_.Get(job.quant_key())) return hit;
     json method = json::parse(job.method_json(), nullptr, false);
     json cal = json::parse(job.calibration_json(), nullptr, false);
@@ -108,6 +142,12 @@ class RealExecutor : public JobExecutor {
     lo.dtype = dt == "float16"    ? at::kHalf
                : dt == "bfloat16" ? at::kBFloat16
                                   : at::kFloat;
+    if (auto q = FromDisk(job.quant_key(), lo)) {
+      *source = "disk";
+      cache_.Put(job.quant_key(), q);
+      return q;
+    }
+    *source = "quantized";
     QG_ASSIGN_OR_RETURN(std::unique_ptr<model::CausalLM> lm,
                         quant::LoadModel(dir, lo));  // plain or exported
     QG_RETURN_IF_ERROR(quant::Validate(cfg, &lm->config()));
@@ -162,7 +202,55 @@ class RealExecutor : public JobExecutor {
     q->lm = std::move(lm);
     q->report_json = report.ToJson(0);
     cache_.Put(job.quant_key(), q);
+    ToDisk(job.quant_key(), *q, cfg);
     return q;
+  }
+
+  // The quantized model from the disk cache, or nullptr (no cache, no entry,
+  // or an entry that fails to load: that one is deleted).
+  std::shared_ptr<QuantizedModel> FromDisk(const std::string& key,
+                                           const model::LoadOptions& lo) {
+    if (!disk_) return nullptr;
+    auto entry = disk_->Lookup(key);
+    if (!entry.ok()) return nullptr;  // a corrupt entry was logged
+    auto t0 = std::chrono::steady_clock::now();
+    auto lm = quant::LoadModel(entry->dir, lo);
+    if (!lm.ok()) {
+      LOG(WARNING) << "disk cache: " << entry->dir
+                   << " does not load (deleting it, quantizing again): "
+                   << lm.status();
+      disk_->Remove(key);
+      return nullptr;
+    }
+    LOG(INFO) << "disk cache: loaded quant key " << key << " from "
+              << entry->dir << " in "
+              << std::chrono::duration<double>(
+                     std::chrono::steady_clock::now() - t0)
+                     .count()
+              << " s (no quantization)";
+    auto q = std::make_shared<QuantizedModel>();
+    q->lm = std::move(*lm);
+    q->report_json = entry->report_json;
+    return q;
+  }
+
+  // Stores a fresh quantization on disk. The fake-quant export holds the
+  // dequantized weights (plus activation/KV settings), so loading it gives
+  // the same model for every method. A failure only costs reuse: logged.
+  void ToDisk(const std::string& key, QuantizedModel& q,
+              const quant::QuantConfig& cfg) {
+    if (!disk_) return;
+    absl::Status s = disk_->Store(
+        key, q.report_json, [&](const std::string& dir) -> absl::Status {
+          return quant::ExportModel(*q.lm, cfg, dir,
+                                    quant::ExportFormat::kFake);
+        });
+    if (!s.ok()) {
+      LOG(WARNING) << "disk cache: cannot store quant key " << key << ": " << s;
+    } else {
+      LOG(INFO) << "disk cache: stored quant key " << key << " in "
+                << disk_->dir();
+    }
   }
 
   absl::StatusOr<JobOutcome> RunInner(const qgrid::v1::Job& job,
@@ -186,7 +274,9 @@ class RealExecutor : public JobExecutor {
     }
     if (test.contains("split")) task.test_split = test["split"];
     if (test.contains("seq_len")) task.seqlen = test["seq_len"];
-    QG_ASSIGN_OR_RETURN(std::shared_ptr<QuantizedModel> q, Quantized(job, ctl));
+    std::string source;
+    QG_ASSIGN_OR_RETURN(std::shared_ptr<QuantizedModel> q,
+                        Quantized(job, ctl, &source));
     if (ctl->Cancelled()) return absl::CancelledError("cancelled");
     ctl->SetProgress("eval", 0);
     eval::EvalOptions eo;
@@ -211,21 +301,30 @@ class RealExecutor : public JobExecutor {
     if (out.metrics.count("perplexity") && !out.metrics.count("ppl")) {
       out.metrics["ppl"] = out.metrics["perplexity"];
     }
-    out.quant_report_json = q->report_json;
+    out.quant_report_json = ReportFor(*q, source);
     out.efficiency_json =
         result.contains("efficiency") ? result["efficiency"].dump() : "{}";
     out.eval_json = result.dump();
     return out;
   }
 
+  static constexpr size_t kMaxAdvertisedKeys = 64;
   RealExecutorOptions opts_;
   LruCache<QuantizedModel> cache_;
+  std::unique_ptr<DiskCache> disk_;  // null without --cache-dir
 };
 
 }  // namespace
 
-std::unique_ptr<JobExecutor> MakeRealExecutor(const RealExecutorOptions& o) {
-  return std::make_unique<RealExecutor>(o);
+absl::StatusOr<std::unique_ptr<JobExecutor>> MakeRealExecutor(
+    const RealExecutorOptions& o) {
+  std::unique_ptr<DiskCache> disk;
+  if (!o.cache_dir.empty()) {
+    QG_ASSIGN_OR_RETURN(disk,
+                        DiskCache::Open({o.cache_dir, o.cache_max_bytes}));
+  }
+  return std::unique_ptr<JobExecutor>(
+      std::make_unique<RealExecutor>(o, std::move(disk)));
 }
 
 }  // namespace qgrid::worker

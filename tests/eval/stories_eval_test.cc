@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "eval/evaluate.h"
+#include "eval/perplexity.h"
 #include "eval/task_config.h"
 #include "model/causal_lm.h"
 #include "tests/test_util.h"
@@ -132,6 +133,25 @@ TEST(StoriesEval, GptqPerplexityTaskMatchesTheReferenceFigure) {
       (*r)["results"]["wikitext2_gptq"]["perplexity,none"].get<double>(), 148.7,
       0.1);
   EXPECT_EQ((*r)["config"]["windows"], 148);
+  // --limit counts windows here: a token budget from the stream's start,
+  // the same number Perplexity() gives on those tokens.
+  o.limit = 20;
+  auto lim = Evaluate(*lm, *task, o);
+  ASSERT_TRUE(lim.ok()) << lim.status();
+  EXPECT_EQ((*lim)["config"]["windows"], 20);
+  std::vector<int> ids = lm->tokenizer()->Encode(text, true);
+  ids.resize(20 * 256);
+  PerplexityOptions po;
+  po.seqlen = 256;
+  po.show_progress = false;
+  auto direct = Perplexity(*lm, ids, po);
+  ASSERT_TRUE(direct.ok());
+  // Evaluate batches 2 windows per forward, this 1: float summation order
+  // differs in the last digits only.
+  EXPECT_NEAR(
+      (*lim)["results"]["wikitext2_gptq"]["perplexity,none"].get<double>(),
+      direct->ppl, direct->ppl * 1e-6);
+  EXPECT_GT(std::fabs(direct->ppl - 148.7), 1.0);  // not the full stream
 }
 
 }  // namespace
