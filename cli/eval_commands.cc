@@ -2,16 +2,21 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
+#include "cli/quant_flags.h"
+#include "eval/calibration.h"
 #include "eval/evaluate.h"
 #include "eval/task_config.h"
 #include "model/causal_lm.h"
 #include "quant/export.h"
+#include "quant/quant_config.h"
+#include "quant/quantize.h"
 
 namespace qgrid::cli {
 namespace {
@@ -32,6 +37,13 @@ struct EvalFlags {
   bool add_bos = false;
   bool speed = false;
   int64_t max_length = 0;
+  // Quantize before evaluating (cli/quant_flags.h); calibration source.
+  QuantFlags quant;
+  std::string calib;
+  int64_t calib_samples = 128, calib_seq_len = 512;
+  uint64_t calib_seed = 42;
+  std::string calib_split;
+  bool calib_packed = false;
 };
 
 void PrintTable(const nlohmann::json& result) {
@@ -76,7 +88,52 @@ void PrintTable(const nlohmann::json& result) {
   }
 }
 
-int RunEval(const EvalFlags& f) {
+// Quantizes `lm` in place as the flags say; returns the "quantization"
+// record of the results JSON. Exit-code-worthy failures come back as
+// errors (InvalidArgument: the user's input).
+absl::StatusOr<nlohmann::json> QuantizeForEval(const EvalFlags& f,
+                                               const quant::QuantConfig& cfg,
+                                               model::CausalLM& lm) {
+  if (auto s = quant::Validate(cfg, &lm.config()); !s.ok()) return s;
+  nlohmann::json rec = {
+      {"config", nlohmann::json::parse(cfg.ToCanonicalJson())}};
+  at::Tensor calib;
+  if (cfg.NeedsCalibration() || !f.calib.empty()) {
+    if (f.calib.empty())
+      return absl::InvalidArgumentError(
+          "method " + cfg.method +
+          " needs calibration data: pass --calib TASK|FILE.yaml|TEXT_FILE");
+    if (!lm.tokenizer())
+      return absl::FailedPreconditionError(
+          f.model_dir + ": no tokenizer to encode the calibration data");
+    eval::CalibrationOptions co;
+    co.n = f.calib_samples;
+    co.seqlen = f.calib_seq_len;
+    co.seed = f.calib_seed;
+    co.split = f.calib_split;
+    co.data_dir = f.data_dir;
+    co.mode = f.calib_packed ? eval::CalibrationOptions::Mode::kPacked
+                             : eval::CalibrationOptions::Mode::kPerExample;
+    auto set = eval::BuildCalibrationSet(*lm.tokenizer(), f.calib, co);
+    if (!set.ok()) return set.status();
+    calib = set->ids;
+    rec["calibration"] = {{"source", set->source},
+                          {"samples", f.calib_samples},
+                          {"seq_len", f.calib_seq_len},
+                          {"seed", f.calib_seed},
+                          {"packed", f.calib_packed}};
+  }
+  quant::QuantizeOptions qo;
+  qo.show_progress = true;
+  qo.batch_size = f.batch_size;
+  auto rep = quant::QuantizeModel(lm, cfg, calib, qo);
+  if (!rep.ok()) return rep.status();
+  rec["avg_bits_per_param"] = rep->avg_bits_per_param;
+  rec["seconds"] = rep->total_seconds;
+  return rec;
+}
+
+int RunEval(const EvalFlags& f, const CLI::App& cmd) {
   model::LoadOptions lo;
   lo.device = f.device;
   if (f.dtype == "float16") {
@@ -99,11 +156,42 @@ int RunEval(const EvalFlags& f) {
       tasks.push_back(*c);
     }
   }
+  // The quantization config is checked before the model loads too.
+  std::optional<quant::QuantConfig> qcfg;
+  if (AnyQuantFlagGiven(f.quant, cmd)) {
+    auto c = BuildQuantConfig(f.quant, cmd);
+    if (c.ok()) {
+      if (auto s = quant::Validate(*c); !s.ok()) c = s;
+    }
+    if (!c.ok()) {
+      std::cerr << "error: " << c.status().message() << "\n";
+      return 2;
+    }
+    qcfg = *c;
+  } else if (!f.calib.empty()) {
+    std::cerr << "error: --calib without --method or --quant-config: "
+                 "nothing to calibrate\n";
+    return 2;
+  }
   // Plain checkpoints and qgrid quantize exports (gptq/awq/fake) alike.
   auto lm = quant::LoadModel(f.model_dir, lo);
   if (!lm.ok()) {
     std::cerr << "error: " << lm.status().message() << "\n";
     return 1;
+  }
+  nlohmann::json quant_record;
+  if (qcfg) {
+    absl::StatusOr<nlohmann::json> rec = absl::InternalError("not run");
+    absl::Status s = model::CatchTorch([&]() -> absl::Status {
+      rec = QuantizeForEval(f, *qcfg, **lm);
+      return absl::OkStatus();
+    });
+    if (s.ok()) s = rec.status();
+    if (!s.ok()) {
+      std::cerr << "error: " << s.message() << "\n";
+      return absl::IsInvalidArgument(s) || absl::IsNotFound(s) ? 2 : 1;
+    }
+    quant_record = *rec;
   }
   eval::EvalOptions o;
   o.shots = f.shots;
@@ -134,12 +222,21 @@ int RunEval(const EvalFlags& f) {
       all["efficiency"] = (*r)["efficiency"];
     }
   }
+  if (!quant_record.is_null()) all["quantization"] = quant_record;
   if (f.json)
     std::cout << all.dump(2, ' ', false,
                           nlohmann::json::error_handler_t::replace)
               << "\n";
-  else
+  else {
+    if (qcfg)
+      std::printf(
+          "quantized in memory: %s w%d g%d%s, %.3f bits/param, %.1f s\n",
+          qcfg->method.c_str(), qcfg->w_bits, qcfg->group_size,
+          qcfg->sym ? " sym" : "",
+          quant_record["avg_bits_per_param"].get<double>(),
+          quant_record["seconds"].get<double>());
     PrintTable(all);
+  }
   return 0;
 }
 
@@ -195,7 +292,10 @@ void RegisterEvalCommands(CLI::App& app) {
       "eval",
       "Evaluate a model on tasks (lm-evaluation-harness semantics): "
       "multiple choice, C-Eval/CMMLU letters, classification, extractive QA, "
-      "perplexity. Prints a table, or the results JSON with --json.");
+      "perplexity. Prints a table, or the results JSON with --json.\n"
+      "With --method (or --quant-config) the model is quantized in memory "
+      "first, e.g. qgrid eval --model M --task arc_easy --method gptq "
+      "--bits 4 --calib wikitext2 --calib-samples 128");
   ev->add_option("--model", flags->model_dir,
                  "Hugging Face model directory (config.json, safetensors, "
                  "tokenizer)")
@@ -236,7 +336,28 @@ void RegisterEvalCommands(CLI::App& app) {
   ev->add_option("--max-length", flags->max_length,
                  "Context window in tokens (default: the model's max "
                  "positions)");
-  ev->callback([flags] { SetExitCode(RunEval(*flags)); });
+  flags->quant.config_flag = "--quant-config";
+  AddQuantFlags(ev, &flags->quant);
+  ev->add_option("--calib", flags->calib,
+                 "Calibration data for --method: a task (NAME, NAME:SUBSET "
+                 "or FILE.yaml; examples formatted with their answers) or a "
+                 "text file (random windows, GPTQ style)");
+  ev->add_option("--calib-samples", flags->calib_samples,
+                 "Calibration sequences")
+      ->capture_default_str();
+  ev->add_option("--calib-seq-len,--calib-seqlen", flags->calib_seq_len,
+                 "Tokens per calibration sequence")
+      ->capture_default_str();
+  ev->add_option("--calib-seed", flags->calib_seed,
+                 "Seed of the text-window sampler")
+      ->capture_default_str();
+  ev->add_option("--calib-split", flags->calib_split,
+                 "Split a calibration task draws from (default: training, "
+                 "else few-shot, validation, test)");
+  ev->add_flag("--calib-packed", flags->calib_packed,
+               "Pack calibration task examples into full-length segments "
+               "instead of one example per (padded) sequence");
+  ev->callback([flags, ev] { SetExitCode(RunEval(*flags, *ev)); });
 
   auto tasks_json = std::make_shared<bool>(false);
   CLI::App* ts = app.add_subcommand(

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -138,6 +139,26 @@ absl::StatusOr<CalibrationSet> RandomTextWindows(const model::Tokenizer& tok,
   out.attention_mask = at::ones({n, seqlen}, at::kLong);
   out.source = path;
   return out;
+}
+
+absl::StatusOr<CalibrationSet> BuildCalibrationSet(
+    const model::Tokenizer& tok, const std::string& source,
+    const CalibrationOptions& opts) {
+  if (source.empty())
+    return absl::InvalidArgumentError("empty calibration source");
+  const std::string ext = std::filesystem::path(source).extension().string();
+  std::error_code ec;
+  if (ext != ".yaml" && ext != ".yml" &&
+      std::filesystem::is_regular_file(source, ec))
+    return RandomTextWindows(tok, source, opts.n, opts.seqlen, opts.seed);
+  auto task = ResolveTask(source);
+  if (!task.ok())
+    return Annotate(task.status(), "calibration source '" + source +
+                                       "' is neither a text file nor a task");
+  auto set = BuildTaskCalibrationSet(tok, *task, opts);
+  if (!set.ok())
+    return Annotate(set.status(), "calibration task '" + source + "'");
+  return set;
 }
 
 }  // namespace qgrid::eval

@@ -64,6 +64,15 @@ absl::StatusOr<CalibrationSet> RandomTextWindows(const model::Tokenizer& tok,
                                                  int64_t n, int64_t seqlen,
                                                  uint64_t seed);
 
+// One calibration source as a user names it (`qgrid eval --calib SRC`):
+// an existing file that is not a .yaml/.yml is a text file
+// (RandomTextWindows with opts.n, opts.seqlen, opts.seed); anything else
+// is a task (built-in NAME, NAME:SUBSET or FILE.yaml, eval/task_config.h)
+// formatted by BuildTaskCalibrationSet. Errors name the source.
+absl::StatusOr<CalibrationSet> BuildCalibrationSet(
+    const model::Tokenizer& tok, const std::string& source,
+    const CalibrationOptions& opts);
+
 }  // namespace qgrid::eval
 
 #endif  // QGRID_EVAL_CALIBRATION_H_

@@ -8,10 +8,13 @@
 #include <random>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "eval/demo_corpus.h"
+#include "eval/doc_processors.h"
 
 namespace qgrid::eval {
 namespace {
@@ -20,6 +23,8 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 absl::StatusOr<std::string> ReadAll(const std::string& path) {
+  // C4's validation shards ship gzipped (c4-validation.*.json.gz).
+  if (absl::EndsWith(path, ".gz")) return ReadGzipFile(path);
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError("cannot open " + path);
   std::stringstream ss;
@@ -50,7 +55,9 @@ std::vector<std::string> Glob(const std::string& pattern) {
 
 std::string FormatFor(const TaskConfig& c, const std::string& path) {
   if (!c.format.empty()) return c.format;
-  std::string ext = fs::path(path).extension().string();
+  fs::path p(path);
+  if (p.extension() == ".gz") p = p.stem();
+  std::string ext = p.extension().string();
   if (ext == ".jsonl") return "jsonl";
   if (ext == ".json") return "json";
   if (ext == ".csv") return "csv";
@@ -324,6 +331,10 @@ absl::StatusOr<std::vector<Document>> LoadSplit(const TaskConfig& c,
       for (const auto& f : files) {
         QG_ASSIGN_OR_RETURN(auto part, LoadFile(c, f, FormatFor(c, f)));
         for (auto& d : part) {
+          if (!c.process_docs.empty()) {
+            absl::Status st = ProcessDocument(c.process_docs, &d.fields);
+            if (!st.ok()) return Annotate(st, Prefix(c, d.Where()));
+          }
           if (!subject.id.empty()) {
             d.fields["subject"] = subject.id;
             d.fields["subject_name"] = subject.name;

@@ -65,6 +65,18 @@ int ParseGeneratedLabel(const std::string& answer,
   return best;
 }
 
+int MatchNormalizedLabel(const std::string& answer,
+                         const std::vector<std::string>& labels,
+                         const std::map<std::string, std::string>& aliases) {
+  std::string a = NormalizeSquadAnswer(answer);
+  if (auto it = aliases.find(a); it != aliases.end())
+    a = NormalizeSquadAnswer(it->second);
+  for (size_t i = 0; i < labels.size(); ++i)
+    if (!a.empty() && a == NormalizeSquadAnswer(labels[i]))
+      return static_cast<int>(i);
+  return -1;
+}
+
 absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
                                         const EvalOptions& opts) {
   const std::string data_dir = ResolveDataDir(opts.data_dir);
@@ -117,6 +129,10 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
   std::vector<DocOutcome> out(n);
   std::unique_ptr<Progress> bar;
   const std::string label = "eval " + task.task;
+  auto wants = [&task](const std::string& m) {
+    return std::find(task.metrics.begin(), task.metrics.end(), m) !=
+           task.metrics.end();
+  };
 
   auto prefix_of = [&](int64_t i) {
     return FewshotPrefix(task, pool, docs[i], doc_pos[i], same_split, k, seed);
@@ -132,10 +148,25 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
         std::vector<int> gold(n);
         std::vector<size_t> first(n);
         std::vector<std::string> prompts(n);
+        std::vector<std::vector<int>> mc_labels(n);
         for (int64_t i = 0; i < n; ++i) {
           QG_ASSIGN_OR_RETURN(std::string prefix, prefix_of(i));
           QG_ASSIGN_OR_RETURN(choices[i], DocToChoices(task, docs[i]));
           QG_ASSIGN_OR_RETURN(gold[i], GoldIndex(task, docs[i], choices[i]));
+          if (!task.doc_to_labels.empty()) {
+            auto v = ResolveTemplateValue(task.doc_to_labels, docs[i].fields);
+            if (!v.ok())
+              return Annotate(v.status(), "task '" + task.task +
+                                              "': " + docs[i].Where() +
+                                              ": doc_to_labels");
+            if (!v->is_array() || v->size() != choices[i].size())
+              return absl::InvalidArgumentError(absl::StrCat(
+                  "task '", task.task, "': ", docs[i].Where(),
+                  ": doc_to_labels must give one 0/1 label per choice (",
+                  choices[i].size(), ")"));
+            for (const auto& e : *v)
+              mc_labels[i].push_back(e.is_number() ? e.get<int>() : 0);
+          }
           first[i] = reqs.size();
           if (task.multiple_input) {
             auto cont = RenderTemplate(task.doc_to_target, docs[i].fields);
@@ -171,6 +202,24 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
           auto& o = out[i];
           o.metrics["acc"] = pred == gold[i] ? 1.0 : 0.0;
           o.metrics["acc_norm"] = pred_norm == gold[i] ? 1.0 : 0.0;
+          // For the corpus-level f1 (MC-TACO): choice index as the class.
+          o.metrics["_gold"] = gold[i];
+          o.metrics["_pred"] = pred;
+          if (wants("r@1") || wants("r@2") || wants("mrr")) {
+            RankMetrics rm = GoldRankMetrics(ll, gold[i]);
+            o.metrics["r@1"] = rm.r1;
+            o.metrics["r@2"] = rm.r2;
+            o.metrics["mrr"] = rm.mrr;
+          }
+          if ((wants("likelihood_diff") || wants("pct_stereotype")) &&
+              ll.size() == 2) {
+            // CrowS-Pairs (lm-eval crows_pairs/utils.py): choice 0 is the
+            // more stereotypical sentence.
+            o.metrics["likelihood_diff"] = std::fabs(ll[0] - ll[1]);
+            o.metrics["pct_stereotype"] = ll[0] > ll[1] ? 1.0 : 0.0;
+          }
+          if (!mc_labels[i].empty())
+            o.metrics["mc2"] = Mc2TrueMass(ll, mc_labels[i]);
           o.sample = {{"prompt", prompts[i]}, {"choices", choices[i]},
                       {"loglikelihoods", ll}, {"is_greedy", greedy},
                       {"prediction", pred},   {"prediction_norm", pred_norm},
@@ -207,7 +256,10 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
         } else {
           QG_ASSIGN_OR_RETURN(auto choices, DocToChoices(task, docs[i]));
           QG_ASSIGN_OR_RETURN(int gold, GoldIndex(task, docs[i], choices));
-          int pred = ParseGeneratedLabel(gens[i], choices);
+          int pred =
+              task.label_match == "normalized_exact"
+                  ? MatchNormalizedLabel(gens[i], choices, task.label_aliases)
+                  : ParseGeneratedLabel(gens[i], choices);
           o.metrics["acc"] = pred == gold ? 1.0 : 0.0;
           o.sample["choices"] = choices;
           o.sample["prediction"] = pred;
@@ -328,6 +380,23 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
         (*dst)["perplexity_stderr,none"] = "N/A";
         continue;
       }
+      if (m == "f1" && (task.output_type == OutputType::kMultipleChoice ||
+                        task.output_type == OutputType::kClassification)) {
+        // lm-eval's f1 for multiple choice: sklearn f1_score over the
+        // corpus, class 1 (MC-TACO's "yes") positive; no stderr.
+        std::vector<int> golds, preds;
+        for (int64_t i : idx) {
+          auto g = out[i].metrics.find("_gold");
+          auto p = out[i].metrics.find("_pred");
+          if (g == out[i].metrics.end() || p == out[i].metrics.end()) continue;
+          golds.push_back(static_cast<int>(g->second));
+          preds.push_back(static_cast<int>(p->second));
+        }
+        if (golds.empty()) continue;
+        (*dst)["f1,none"] = BinaryF1(golds, preds);
+        (*dst)["f1_stderr,none"] = "N/A";
+        continue;
+      }
       std::vector<double> v;
       for (int64_t i : idx) {
         auto it = out[i].metrics.find(m);
@@ -400,7 +469,8 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
       rec["where"] = docs[i].Where();
       rec["doc"] = docs[i].fields;
       json m = json::object();
-      for (const auto& [name, v] : out[i].metrics) m[name] = v;
+      for (const auto& [name, v] : out[i].metrics)
+        if (name[0] != '_') m[name] = v;
       rec["metrics"] = m;
       f << rec.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
     }

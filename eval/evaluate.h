@@ -18,12 +18,19 @@
 //   multiple_choice  one request (context, target_delimiter + choice) per
 //                    choice; acc = argmax ll, acc_norm = argmax ll/len(choice
 //                    in characters). multiple_input: (prefix + option,
-//                    delimiter + continuation).
+//                    delimiter + continuation). Also, when listed in
+//                    `metrics`: mc2 (TruthfulQA MC2, with doc_to_labels),
+//                    r@1 / r@2 / mrr (MuTual), likelihood_diff /
+//                    pct_stereotype (CrowS-Pairs, two choices) and f1
+//                    (corpus-level binary F1 of the predicted choice index,
+//                    MC-TACO); metrics.h defines each.
 //   mc_letter        next-token log-probs of the choice letters after the
 //                    prompt (C-Eval official); acc.
 //   classification   loglikelihood: as multiple_choice (acc); generate:
 //                    greedy answer, mapped to the label whose text occurs
-//                    first in it (case-insensitive); none = wrong.
+//                    first in it (case-insensitive), or with label_match:
+//                    normalized_exact as BOSS does (MatchNormalizedLabel);
+//                    none = wrong.
 //   generate         greedy until a stop sequence; SQuAD exact_match / f1
 //                    (as fractions; the official script's x100 is not
 //                    applied).
@@ -38,9 +45,11 @@
 #define QGRID_EVAL_EVALUATE_H_
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "eval/scorer.h"
@@ -83,6 +92,13 @@ absl::StatusOr<nlohmann::json> EvaluateWithScorer(Scorer& scorer,
 // none occurs (unparseable, counted wrong).
 int ParseGeneratedLabel(const std::string& answer,
                         const std::vector<std::string>& labels);
+
+// BOSS's way (MI-optimize benchmark/boss/metrics.py): the answer is
+// SQuAD-normalized, mapped through `aliases` (normalized answer -> label),
+// and must then equal a label's normalized text; -1 otherwise.
+int MatchNormalizedLabel(const std::string& answer,
+                         const std::vector<std::string>& labels,
+                         const std::map<std::string, std::string>& aliases);
 
 }  // namespace qgrid::eval
 

@@ -14,9 +14,11 @@
 namespace qgrid::eval {
 namespace {
 
-// GPTQ-style perplexity (eval/perplexity.h): the documents joined with
-// "\n\n" (GPTQ joins WikiText-2's test lines so), tokenized once with the
-// tokenizer's special tokens, windows of the task's seqlen (capped at the
+// GPTQ-style perplexity (eval/perplexity.h): the documents (the first
+// max_docs) joined with join_delimiter ("\n\n" as GPTQ joins WikiText-2's
+// test lines; " " for its ptb-new / c4-new), tokenized once with the
+// tokenizer's special tokens, cut to max_windows * seqlen tokens (c4-new's
+// valenc[:, :256 * seqlen]), windows of the task's seqlen (capped at the
 // model's context).
 absl::StatusOr<nlohmann::json> EvaluateGptqPerplexity(const model::CausalLM& lm,
                                                       const TaskConfig& task,
@@ -26,6 +28,8 @@ absl::StatusOr<nlohmann::json> EvaluateGptqPerplexity(const model::CausalLM& lm,
   const std::string data_dir = ResolveDataDir(opts.data_dir);
   QG_ASSIGN_OR_RETURN(std::vector<Document> docs,
                       LoadSplit(task, task.test_split, data_dir));
+  if (task.max_docs > 0 && static_cast<int64_t>(docs.size()) > task.max_docs)
+    docs.resize(task.max_docs);
   std::string text;
   for (size_t i = 0; i < docs.size(); ++i) {
     std::string t;
@@ -36,7 +40,7 @@ absl::StatusOr<nlohmann::json> EvaluateGptqPerplexity(const model::CausalLM& lm,
     } else {
       QG_ASSIGN_OR_RETURN(t, DocToText(task, docs[i]));
     }
-    if (i) text += "\n\n";
+    if (i) text += task.join_delimiter;
     text += t;
   }
   std::vector<int> ids = lm.tokenizer()->Encode(text, true);
@@ -44,8 +48,12 @@ absl::StatusOr<nlohmann::json> EvaluateGptqPerplexity(const model::CausalLM& lm,
   PerplexityOptions po;
   int64_t seqlen = opts.max_length > 0 ? opts.max_length : task.seqlen;
   po.seqlen = std::min<int64_t>(seqlen, lm.config().max_position_embeddings);
-  // --limit: the first `limit` windows (the stream's start, as the full
-  // evaluation would score it).
+  // The task's own cap (e.g. GPTQ's c4-new: 256 windows), then --limit:
+  // the first `limit` windows (the stream's start, as the full evaluation
+  // would score it).
+  if (task.max_windows > 0 &&
+      static_cast<int64_t>(ids.size()) > task.max_windows * po.seqlen)
+    ids.resize(task.max_windows * po.seqlen);
   if (opts.limit > 0 && po.seqlen > 0 &&
       static_cast<int64_t>(ids.size()) > opts.limit * po.seqlen) {
     ids.resize(opts.limit * po.seqlen);

@@ -1,5 +1,6 @@
 #include "eval/metrics.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <map>
@@ -159,6 +160,41 @@ double RollingTotals::BytePerplexity() const {
 }
 double RollingTotals::BitsPerByte() const {
   return -loglikelihood / (static_cast<double>(bytes) * std::log(2.0));
+}
+
+double Mc2TrueMass(const std::vector<double>& ll,
+                   const std::vector<int>& labels) {
+  if (ll.empty()) return 0;
+  const double mx = *std::max_element(ll.begin(), ll.end());
+  double total = 0, truth = 0;
+  for (size_t i = 0; i < ll.size(); ++i) {
+    double p = std::exp(ll[i] - mx);
+    total += p;
+    if (i < labels.size() && labels[i] == 1) truth += p;
+  }
+  return truth / total;
+}
+
+RankMetrics GoldRankMetrics(const std::vector<double>& ll, int gold) {
+  RankMetrics m;
+  if (gold < 0 || gold >= static_cast<int>(ll.size())) return m;
+  int rank = 0;
+  for (double v : ll) rank += v > ll[gold];
+  m.r1 = Argmax(ll) == gold ? 1.0 : 0.0;
+  m.r2 = m.r1 + (rank == 1 ? 1.0 : 0.0);
+  m.mrr = 1.0 / (rank + 1);
+  return m;
+}
+
+double BinaryF1(const std::vector<int>& golds, const std::vector<int>& preds) {
+  int64_t tp = 0, fp = 0, fn = 0;
+  for (size_t i = 0; i < golds.size() && i < preds.size(); ++i) {
+    tp += golds[i] == 1 && preds[i] == 1;
+    fp += golds[i] != 1 && preds[i] == 1;
+    fn += golds[i] == 1 && preds[i] != 1;
+  }
+  if (tp + fp + fn == 0) return 0;
+  return 2.0 * tp / (2.0 * tp + fp + fn);
 }
 
 }  // namespace qgrid::eval

@@ -44,6 +44,26 @@ double SquadF1(const std::string& prediction,
 double NumberExactMatch(const std::string& prediction, const std::string& gold);
 std::string LastNumber(const std::string& text);
 
+// TruthfulQA MC2 (lm-eval truthfulqa/utils.py process_results_mc2): the
+// probability mass of the true answers (labels[i] == 1) after normalising
+// exp(ll) over all choices. Computed with a max shift (lm-eval exponentiates
+// directly, which gives 0/0 when every ll underflows; equal otherwise).
+double Mc2TrueMass(const std::vector<double>& ll,
+                   const std::vector<int>& labels);
+
+// MuTual's ranking metrics (lm-eval mutual/utils.py): r@1 = the argmax is
+// gold; rank = how many choices score strictly higher than gold; r@2 =
+// r@1 + (rank == 1); mrr = 1 / (rank + 1).
+struct RankMetrics {
+  double r1 = 0, r2 = 0, mrr = 0;
+};
+RankMetrics GoldRankMetrics(const std::vector<double>& ll, int gold);
+
+// Binary F1 with 1 as the positive class (lm-eval's f1 aggregation is
+// sklearn.metrics.f1_score(golds, preds)): 2tp / (2tp + fp + fn), 0 when
+// there is no positive at all.
+double BinaryF1(const std::vector<int>& golds, const std::vector<int>& preds);
+
 // Words as lm-eval counts them: len(re.split(r"\s+", text)).
 int64_t CountWords(const std::string& text);
 

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 
 namespace qgrid::eval {
@@ -60,7 +61,16 @@ absl::StatusOr<int> GoldIndex(const TaskConfig& c, const Document& d,
   auto v = ResolveTemplateValue(tpl, d.fields);
   if (!v.ok()) return At(c, d, field, v.status());
   int64_t idx = -1;
-  if (v->is_number_integer()) {
+  if (!c.target_labels.empty()) {
+    std::string s = JsonToText(*v);
+    auto it = std::find(c.target_labels.begin(), c.target_labels.end(), s);
+    if (it == c.target_labels.end())
+      return At(c, d, field,
+                absl::InvalidArgumentError(
+                    "'" + s + "' is not one of target_labels [" +
+                    absl::StrJoin(c.target_labels, ", ") + "]"));
+    idx = it - c.target_labels.begin();
+  } else if (v->is_number_integer()) {
     idx = v->get<int64_t>();
   } else if (v->is_number()) {
     idx = static_cast<int64_t>(v->get<double>());

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "eval/doc_processors.h"
 
 #ifndef QGRID_TASKS_DIR
 #define QGRID_TASKS_DIR "eval/tasks"
@@ -119,7 +120,15 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
                                                "generation_kwargs",
                                                "perplexity_style",
                                                "seqlen",
-                                               "subjects"};
+                                               "subjects",
+                                               "target_labels",
+                                               "doc_to_labels",
+                                               "process_docs",
+                                               "label_match",
+                                               "label_aliases",
+                                               "join_delimiter",
+                                               "max_docs",
+                                               "max_windows"};
   try {
     for (const auto& kv : root) {
       std::string key = kv.first.as<std::string>();
@@ -149,6 +158,23 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
     str("fewshot_delimiter", &c.fewshot_delimiter);
     str("classification_mode", &c.classification_mode);
     str("perplexity_style", &c.perplexity_style);
+    str("doc_to_labels", &c.doc_to_labels);
+    str("process_docs", &c.process_docs);
+    str("label_match", &c.label_match);
+    str("join_delimiter", &c.join_delimiter);
+    if (root["max_docs"]) c.max_docs = root["max_docs"].as<int64_t>();
+    if (root["max_windows"]) c.max_windows = root["max_windows"].as<int64_t>();
+    if (root["target_labels"]) {
+      QG_ASSIGN_OR_RETURN(c.target_labels, StringList(c, "target_labels",
+                                                      root["target_labels"]));
+    }
+    if (const YAML::Node n = root["label_aliases"]) {
+      if (!n.IsMap())
+        return FieldError(c, "label_aliases", n, "expected {answer: label}");
+      for (const auto& kv : n)
+        c.label_aliases[kv.first.as<std::string>()] =
+            kv.second.as<std::string>();
+    }
     if (root["line_fields"]) {
       QG_ASSIGN_OR_RETURN(c.line_fields,
                           StringList(c, "line_fields", root["line_fields"]));
@@ -257,7 +283,9 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
   }
 
   // Consistency checks, so that mistakes surface before any model runs.
-  if (c.output_type != OutputType::kPerplexity && c.doc_to_text.empty() &&
+  // An explicit empty doc_to_text ("") is allowed: CrowS-Pairs and BLiMP
+  // score whole sentences after the prefix token.
+  if (c.output_type != OutputType::kPerplexity && !root["doc_to_text"] &&
       !c.multiple_input)
     return FieldError(c, "doc_to_text", root, "missing");
   bool needs_choices = c.output_type == OutputType::kMultipleChoice ||
@@ -279,6 +307,17 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
   if (c.fewshot_sampler != "random" && c.fewshot_sampler != "first_n")
     return FieldError(c, "fewshot_sampler", root["fewshot_sampler"],
                       "expected random or first_n");
+  if (c.label_match != "first_occurrence" &&
+      c.label_match != "normalized_exact")
+    return FieldError(c, "label_match", root["label_match"],
+                      "expected first_occurrence or normalized_exact");
+  if (!c.process_docs.empty()) {
+    const auto& names = DocProcessorNames();
+    if (std::find(names.begin(), names.end(), c.process_docs) == names.end())
+      return FieldError(
+          c, "process_docs", root["process_docs"],
+          "unknown processor (known: " + absl::StrJoin(names, ", ") + ")");
+  }
   if (c.perplexity_style != "rolling" && c.perplexity_style != "gptq")
     return FieldError(c, "perplexity_style", root["perplexity_style"],
                       "expected rolling or gptq");

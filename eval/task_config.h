@@ -94,6 +94,14 @@ struct TaskConfig {
   // continuation and doc_to_gold the index of the right context.
   bool multiple_input = false;
   std::string doc_to_gold;
+  // When set, the gold index is the position of the rendered doc_to_target
+  // in this list (lm-eval's "{{['A', 'B', 'C', 'D'].index(answer)}}").
+  std::vector<std::string> target_labels;
+  // multiple_choice: a template giving one 0/1 label per choice, for the
+  // mc2 metric (TruthfulQA MC2: "{{mc2_targets.labels}}").
+  std::string doc_to_labels;
+  // A built-in document preprocessor (eval/doc_processors.h).
+  std::string process_docs;
   std::string target_delimiter = " ";
   std::string fewshot_delimiter = "\n\n";
   std::vector<std::string> metrics;
@@ -106,11 +114,26 @@ struct TaskConfig {
   // generate / classification(generate).
   int max_gen_toks = 32;
   std::vector<std::string> until = {"\n\n"};
+  // classification(generate): how an answer maps to a label.
+  //   first_occurrence  the label whose text occurs first in the answer
+  //   normalized_exact  the answer, SQuAD-normalized (metrics.h) and then
+  //                     mapped through label_aliases, equals the label
+  //                     (BOSS's compute_metric; MI-optimize's aliases map
+  //                     truncated answers such as "ent" -> "entailment")
+  std::string label_match = "first_occurrence";
+  std::map<std::string, std::string> label_aliases;
 
   // perplexity: "rolling" (lm-eval word/byte perplexity, bits per byte) or
   // "gptq" (non-overlapping windows of `seqlen`, eval/perplexity.h).
   std::string perplexity_style = "rolling";
   int64_t seqlen = 2048;
+  // perplexity gptq: how documents are joined before tokenizing ("\n\n"
+  // for WikiText-2, " " for GPTQ's ptb-new and c4-new), the first max_docs
+  // documents only (c4-new: 1100) and at most max_windows windows (c4-new:
+  // 256); 0 = all.
+  std::string join_delimiter = "\n\n";
+  int64_t max_docs = 0;
+  int64_t max_windows = 0;
 
   // Grouped tasks: `{subject}` in data_files expands to each subject id.
   std::vector<Subject> subjects;
