@@ -2,6 +2,10 @@
 #ifndef QGRID_TESTS_TEST_UTIL_H_
 #define QGRID_TESTS_TEST_UTIL_H_
 
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -13,6 +17,29 @@ inline std::string SourceDir() { return QGRID_SOURCE_DIR; }
 inline std::string BinaryDir() { return QGRID_BINARY_DIR; }
 // The built `qgrid` executable.
 inline std::string QgridBinary() { return BinaryDir() + "/cli/qgrid"; }
+
+// Exit code and output of one `qgrid` run.
+struct QgridResult {
+  int code = -1;    // -1 when it could not start or did not exit normally
+  std::string out;  // stdout, and stderr too when asked for
+};
+
+// Runs `qgrid ARGS` through the shell (ARGS is shell text); stderr is merged
+// into `out` when `with_stderr`, else discarded.
+inline QgridResult RunQgrid(const std::string& args, bool with_stderr = false) {
+  QgridResult r;
+  std::string cmd =
+      QgridBinary() + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
+    r.out.append(buf.data(), n);
+  int st = pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
 
 // ../shared beside the repository (or $QGRID_SHARED_DIR); "" when absent.
 inline std::string SharedDir() {
@@ -42,11 +69,11 @@ inline std::string MakeTempDir(const std::string& tag) {
 }  // namespace qgrid::testing
 
 // Skips the test (with the reason) when ../shared/<rel> is missing.
-#define QG_REQUIRE_SHARED(var, rel)                                        \
-  std::string var = ::qgrid::testing::SharedPath(rel);                     \
-  if (var.empty())                                                         \
-  GTEST_SKIP() << "needs ../shared/" << (rel)                              \
-               << " (real public data/models beside the repository); "    \
+#define QG_REQUIRE_SHARED(var, rel)                                    \
+  std::string var = ::qgrid::testing::SharedPath(rel);                 \
+  if (var.empty())                                                     \
+  GTEST_SKIP() << "needs ../shared/" << (rel)                          \
+               << " (real public data/models beside the repository); " \
                   "absent here"
 
 #endif  // QGRID_TESTS_TEST_UTIL_H_

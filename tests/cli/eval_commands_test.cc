@@ -5,9 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <array>
 #include <cmath>
-#include <cstdio>
 #include <string>
 
 #include "nlohmann/json.hpp"
@@ -17,28 +15,8 @@ namespace qgrid {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::RunQgrid;
 using json = nlohmann::json;
-
-struct Result {
-  int code = -1;
-  std::string out;
-};
-
-// stderr is kept (merged into `out`) when `with_stderr`.
-Result RunQgrid(const std::string& args, bool with_stderr = false) {
-  Result r;
-  std::string cmd = testing::QgridBinary() + " " + args +
-                    (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
 
 std::string Fixtures() { return testing::SourceDir() + "/tests/eval/fixtures"; }
 
@@ -54,7 +32,7 @@ double Ppl(const json& j) {
 }
 
 TEST(EvalCommand, QuantizesInMemoryAndW3RtnIsWorseThanFp) {
-  Result fp = RunQgrid(EvalArgs(""));
+  testing::QgridResult fp = RunQgrid(EvalArgs(""));
   ASSERT_EQ(fp.code, 0) << fp.out;
   json a = json::parse(fp.out);
   EXPECT_EQ(a["n-shot"]["handmade_prose_ppl"], 0);
@@ -65,7 +43,8 @@ TEST(EvalCommand, QuantizesInMemoryAndW3RtnIsWorseThanFp) {
   ASSERT_TRUE(std::isfinite(ppl_fp));
   EXPECT_GT(ppl_fp, 1.0);
 
-  Result rtn = RunQgrid(EvalArgs("--method rtn --bits 3 --group-size 64"));
+  testing::QgridResult rtn =
+      RunQgrid(EvalArgs("--method rtn --bits 3 --group-size 64"));
   ASSERT_EQ(rtn.code, 0) << rtn.out;
   json b = json::parse(rtn.out);
   EXPECT_EQ(b["quantization"]["config"]["method"], "rtn");
@@ -80,13 +59,14 @@ TEST(EvalCommand, QuantizesInMemoryAndW3RtnIsWorseThanFp) {
   // 157.0 when written); per-channel W2 must cost more than W3 g64 (161.4).
   // (On this 2.5 kB text W2 g64 happened to land between fp and W3.)
   EXPECT_GT(ppl_rtn, ppl_fp * 1.001) << "fp " << ppl_fp << " rtn " << ppl_rtn;
-  Result w2 = RunQgrid(EvalArgs("--method rtn --bits 2 --group-size -1"));
+  testing::QgridResult w2 =
+      RunQgrid(EvalArgs("--method rtn --bits 2 --group-size -1"));
   ASSERT_EQ(w2.code, 0) << w2.out;
   EXPECT_GT(Ppl(json::parse(w2.out)), ppl_rtn);
 
   // GPTQ calibrated on a text file through --calib; a config file and a
   // flag that overrides it.
-  Result gptq = RunQgrid(EvalArgs(
+  testing::QgridResult gptq = RunQgrid(EvalArgs(
       "--quant-config " + Fixtures() + "/gptq_w4.yaml --bits 3 --calib " +
       Fixtures() + "/handmade_prose.txt --calib-samples 8 --calib-seq-len 64"));
   ASSERT_EQ(gptq.code, 0) << gptq.out;
@@ -105,7 +85,7 @@ TEST(EvalCommand, QuantizesInMemoryAndW3RtnIsWorseThanFp) {
 }
 
 TEST(EvalCommand, MissingDataNamesTaskAndFileAndFails) {
-  Result r = RunQgrid(
+  testing::QgridResult r = RunQgrid(
       "eval --model " + testing::SourceDir() + "/assets/qgrid-tiny --task " +
           Fixtures() + "/handmade_prose_ppl.yaml --data-dir /nonexistent-qgrid",
       true);
@@ -116,17 +96,18 @@ TEST(EvalCommand, MissingDataNamesTaskAndFileAndFails) {
 
 TEST(EvalCommand, UnknownTaskFailsBeforeLoadingTheModel) {
   // The model path does not exist either: the task error must come first.
-  Result r =
+  testing::QgridResult r =
       RunQgrid("eval --model /nonexistent-model --task no_such_task_x", true);
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.out, HasSubstr("no_such_task_x"));
 }
 
 TEST(EvalCommand, CalibratedMethodWithoutCalibrationIsAUsageError) {
-  Result r = RunQgrid(EvalArgs("--method gptq --bits 4 --group-size 64"), true);
+  testing::QgridResult r =
+      RunQgrid(EvalArgs("--method gptq --bits 4 --group-size 64"), true);
   EXPECT_EQ(r.code, 2);
   EXPECT_THAT(r.out, HasSubstr("--calib"));
-  Result bad = RunQgrid(EvalArgs("--method nosuchmethod"), true);
+  testing::QgridResult bad = RunQgrid(EvalArgs("--method nosuchmethod"), true);
   EXPECT_EQ(bad.code, 2);
   EXPECT_THAT(bad.out, HasSubstr("nosuchmethod"));
 }

@@ -2,8 +2,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -14,30 +12,13 @@ namespace qgrid {
 namespace {
 
 using ::testing::HasSubstr;
-
-struct Result {
-  int code = -1;
-  std::string out;  // stdout only
-};
-
-Result RunQgrid(const std::string& args) {
-  Result r;
-  std::string cmd = testing::QgridBinary() + " " + args + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+using testing::RunQgrid;
 
 TEST(ModelCommands, GenerateContinuesOnceUponATime) {
   QG_REQUIRE_SHARED(dir, "models/stories260K");
-  Result r = RunQgrid("generate --model " + dir +
-                      " --prompt 'Once upon a time' --max-new-tokens 40");
+  testing::QgridResult r =
+      RunQgrid("generate --model " + dir +
+               " --prompt 'Once upon a time' --max-new-tokens 40");
   EXPECT_EQ(r.code, 0);
   EXPECT_THAT(r.out, ::testing::StartsWith(
                          "Once upon a time, there was a little girl named "
@@ -46,7 +27,7 @@ TEST(ModelCommands, GenerateContinuesOnceUponATime) {
 
 TEST(ModelCommands, InfoReportsArchitectureAndCheckpoint) {
   QG_REQUIRE_SHARED(dir, "models/stories260K");
-  Result r = RunQgrid("model info --json --model " + dir);
+  testing::QgridResult r = RunQgrid("model info --json --model " + dir);
   ASSERT_EQ(r.code, 0);
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["architecture"], "LlamaForCausalLM");
@@ -62,8 +43,8 @@ TEST(ModelCommands, TokenizeNeedsOnlyTokenizerFiles) {
   QG_REQUIRE_SHARED(dir, "models/tokenizers/llama2");
   std::string tmp = testing::MakeTempDir("tok");
   std::ofstream(tmp + "/t.txt") << "Hello world";
-  Result r = RunQgrid("tokenize --json --model " + dir + " --text-file " + tmp +
-                      "/t.txt");
+  testing::QgridResult r = RunQgrid("tokenize --json --model " + dir +
+                                    " --text-file " + tmp + "/t.txt");
   ASSERT_EQ(r.code, 0);
   // LLaMA-2: BOS, "▁Hello", "▁world".
   EXPECT_EQ(nlohmann::json::parse(r.out)["ids"],
@@ -73,8 +54,9 @@ TEST(ModelCommands, TokenizeNeedsOnlyTokenizerFiles) {
 TEST(ModelCommands, PplPrintsJson) {
   QG_REQUIRE_SHARED(dir, "models/stories260K");
   QG_REQUIRE_SHARED(text, "data/wikitext2/wiki.test.raw");
-  Result r = RunQgrid("ppl --json --model " + dir + " --text-file " + text +
-                      " --max-bytes 20000 --seqlen 128 --batch-size 4");
+  testing::QgridResult r =
+      RunQgrid("ppl --json --model " + dir + " --text-file " + text +
+               " --max-bytes 20000 --seqlen 128 --batch-size 4");
   ASSERT_EQ(r.code, 0);
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["seqlen"], 128);
@@ -88,7 +70,7 @@ TEST(ModelCommands, ClearErrorsExitWithOne) {
             1);
   EXPECT_EQ(RunQgrid("model info --model /").code, 1);
   EXPECT_EQ(RunQgrid("generate --model / --prompt x").code, 1);
-  Result help = RunQgrid("ppl --help");
+  testing::QgridResult help = RunQgrid("ppl --help");
   EXPECT_THAT(help.out, HasSubstr("--seqlen"));
   EXPECT_THAT(help.out, HasSubstr("--max-bytes"));
 }

@@ -4,8 +4,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -17,25 +15,6 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-struct Output {
-  int code = -1;
-  std::string text;  // stdout and stderr
-};
-
-Output Qgrid(const std::string& args) {
-  Output r;
-  std::string cmd = testing::QgridBinary() + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    r.text.append(buf.data(), n);
-  int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
 
 class SpecTasksTest : public ::testing::Test {
  protected:
@@ -65,14 +44,14 @@ tests:
   // Dry run and a real submit (no coordinator running: the check comes
   // first, so no "unreachable" error).
   for (const char* extra : {" --dry-run", " --coordinator 127.0.0.1:1"}) {
-    Output r = Qgrid("submit " + spec + extra);
-    EXPECT_EQ(r.code, 2) << r.text;
-    EXPECT_THAT(r.text, HasSubstr(spec + ":9:23: tests[1].task: unknown task "
-                                         "'arc_easyy' (did you mean "
-                                         "'arc_easy'?)"));
-    EXPECT_THAT(r.text, HasSubstr("known tasks: anli_r1, arc_challenge, "
-                                  "arc_easy,"));
-    EXPECT_THAT(r.text, Not(HasSubstr("unreachable")));
+    testing::QgridResult r = testing::RunQgrid("submit " + spec + extra, true);
+    EXPECT_EQ(r.code, 2) << r.out;
+    EXPECT_THAT(r.out, HasSubstr(spec + ":9:23: tests[1].task: unknown task "
+                                        "'arc_easyy' (did you mean "
+                                        "'arc_easy'?)"));
+    EXPECT_THAT(r.out, HasSubstr("known tasks: anli_r1, arc_challenge, "
+                                 "arc_easy,"));
+    EXPECT_THAT(r.out, Not(HasSubstr("unreachable")));
   }
 }
 
@@ -83,26 +62,26 @@ TEST_F(SpecTasksTest, AnUnknownCalibrationTaskIsRefused) {
 tests:
   - {name: t, task: arc_easy}
 )");
-  Output r = Qgrid("submit --dry-run " + spec);
+  testing::QgridResult r = testing::RunQgrid("submit --dry-run " + spec, true);
   EXPECT_EQ(r.code, 2);
-  EXPECT_THAT(r.text, HasSubstr(spec + ":6:21: calibration[0].task: unknown "
-                                       "task 'hellaswg' (did you mean "
-                                       "'hellaswag'?)"));
+  EXPECT_THAT(r.out, HasSubstr(spec + ":6:21: calibration[0].task: unknown "
+                                      "task 'hellaswg' (did you mean "
+                                      "'hellaswag'?)"));
   // `qgrid run` refuses it before starting a coordinator or workers.
-  r = Qgrid("run " + spec);
+  r = testing::RunQgrid("run " + spec, true);
   EXPECT_EQ(r.code, 2);
-  EXPECT_THAT(r.text, HasSubstr("calibration[0].task: unknown task"));
-  EXPECT_THAT(r.text, Not(HasSubstr("sweep ")));
+  EXPECT_THAT(r.out, HasSubstr("calibration[0].task: unknown task"));
+  EXPECT_THAT(r.out, Not(HasSubstr("sweep ")));
   // A dataset without a path is what the worker resolves as a task.
   spec = Spec(std::string(kHead) + R"(calibration:
   - {name: d, dataset: nosuchset}
 tests:
   - {name: t, task: arc_easy}
 )");
-  r = Qgrid("submit --dry-run " + spec);
+  r = testing::RunQgrid("submit --dry-run " + spec, true);
   EXPECT_EQ(r.code, 2);
-  EXPECT_THAT(r.text, HasSubstr(":6:24: calibration[0].dataset: unknown task "
-                                "'nosuchset'"));
+  EXPECT_THAT(r.out, HasSubstr(":6:24: calibration[0].dataset: unknown task "
+                               "'nosuchset'"));
 }
 
 TEST_F(SpecTasksTest, KnownTasksSubsetsAndTaskFilesPass) {
@@ -114,18 +93,18 @@ tests:
   - {name: b, task: "ceval:law"}
   - {name: c, task: my_task.yaml}
 )");
-  Output r = Qgrid("submit --dry-run " + spec);
-  EXPECT_EQ(r.code, 0) << r.text;
-  EXPECT_THAT(r.text, HasSubstr("jobs: 6"));
+  testing::QgridResult r = testing::RunQgrid("submit --dry-run " + spec, true);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("jobs: 6"));
   // An unknown subset of a grouped task is named too.
   spec = Spec(std::string(kHead) + R"(calibration:
   - {name: arc, task: arc_easy}
 tests:
   - {name: b, task: "ceval:nosuchsubject"}
 )");
-  r = Qgrid("submit --dry-run " + spec);
+  r = testing::RunQgrid("submit --dry-run " + spec, true);
   EXPECT_EQ(r.code, 2);
-  EXPECT_THAT(r.text, HasSubstr(":8:21: tests[0].task:"));
+  EXPECT_THAT(r.out, HasSubstr(":8:21: tests[0].task:"));
 }
 
 }  // namespace
