@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "common/logging.h"
+#include "common/malloc_tuning.h"
 
 namespace qgrid::cli {
 namespace {
@@ -14,6 +15,8 @@ int ExitCode() { return g_exit_code; }
 }  // namespace qgrid::cli
 
 int main(int argc, char** argv) {
+  // Before any tensor exists (see common/malloc_tuning.h).
+  qgrid::TuneMallocForTensors();
   qgrid::InitLogging(argv[0]);
   CLI::App app{
       "qgrid: evaluate how quantized LLMs generalize.\n"
