@@ -82,7 +82,10 @@ at::Tensor Step(const CausalLM& lm, const at::Tensor& ids,
 // cost ~2.4 s of CPU, 2 rows x 512 (16 MiB) ~0.06 s -- 10x more per token
 // once the freshly allocated score/probability tensors pass ~32 MiB, where
 // page faults on the new memory dominate (perf: ~30% of the time in the
-// kernel's page-fault path, first touch in sgemm's beta pass).
+// kernel's page-fault path, first touch in sgemm's beta pass). The cause was
+// glibc returning every block above 32 MiB to the kernel on free, fixed for
+// the whole process by common/malloc_tuning.h; the cap stays as a bound on
+// activation memory per forward.
 int64_t RowsWithinAttentionBudget(int64_t heads, int64_t T) {
   constexpr int64_t kBudget = int64_t{16} << 20;
   const int64_t per_row = std::max<int64_t>(1, heads * T * T * 4);

@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <glog/logging.h>
-#include <malloc.h>
 
 #include <cmath>
 #include <filesystem>
@@ -12,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/malloc_tuning.h"
 #include "common/status_macros.h"
 #include "model/safetensors.h"
 
@@ -191,25 +191,13 @@ at::Tensor RotateHalf(const at::Tensor& x) {
 
 }  // namespace
 
-namespace {
-// Every forward allocates and frees activations of several MB. glibc hands
-// such blocks back to the kernel on free (mmap threshold / heap trimming),
-// so the next forward page-faults and zeroes them again: on stories260K
-// perplexity that was ~70% of the run time. Keep freed memory in the heap
-// for reuse instead (process-wide, once). Blocks above 32 MB (big weights,
-// a 7B model's logits) are still mmapped and returned.
-void KeepFreedActivationsInHeap() {
-  static const bool done = [] {
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-    return true;
-  }();
-  (void)done;
-}
-}  // namespace
-
 absl::Status CausalLM::Init(WeightSource& src) {
-  KeepFreedActivationsInHeap();
+  // Every forward allocates and frees activations of several MB; with
+  // glibc's defaults each is page-faulted in again (common/malloc_tuning.h).
+  // The qgrid binary, tests and benches tune the allocator at start; this
+  // covers programs that only embed the library (once per process).
+  static const bool malloc_tuned = TuneMallocForTensors();
+  (void)malloc_tuned;
   const ModelConfig& c = config_;
   const int64_t H = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
   const int64_t q_out = c.num_heads * c.head_dim;
