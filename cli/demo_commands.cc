@@ -133,7 +133,7 @@ void RegisterDemoCommands(CLI::App& app) {
       "Evidence for the demo model and data: per-domain test perplexity of\n"
       "the model vs an add-one unigram baseline (same training text and\n"
       "tokenizer), a domain x domain unigram perplexity table, vocabulary\n"
-      "overlap, multiple-choice accuracy, a greedy continuation per\n"
+      "overlap, multiple-choice accuracy, greedy continuations per\n"
       "domain, and the same perplexities on text from outside every\n"
       "training domain (--unseen; default: Debian's licence texts).");
   report
@@ -161,6 +161,16 @@ void RegisterDemoCommands(CLI::App& app) {
                    "Plain-text files from outside the training domains "
                    "(split into paragraphs; missing files are skipped)")
       ->default_str("/usr/share/common-licenses/{GPL-3,Apache-2.0,MPL-2.0}");
+  report
+      ->add_option("--continuations", rargs->opts.continuation_prompts,
+                   "Greedy continuations per domain (opening words of the "
+                   "first N test documents), each judged by the domain "
+                   "unigrams")
+      ->capture_default_str();
+  report
+      ->add_option("--continuation-tokens", rargs->opts.continuation_tokens,
+                   "Tokens generated per continuation")
+      ->capture_default_str();
   report->add_option("--threads", rargs->opts.threads, "ATen threads")
       ->default_val(2);
   report->add_flag("--json", rargs->json, "Print JSON instead of tables");

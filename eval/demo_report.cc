@@ -111,6 +111,33 @@ std::string OpeningWords(const std::string& doc) {
   return out;
 }
 
+// log p(t) of the add-one smoothed unigram of `train` (the estimate
+// model::UnigramPerplexity uses).
+std::vector<double> UnigramLogProbs(const std::vector<int>& train, int vocab) {
+  std::vector<double> counts(vocab, 1.0);
+  for (int t : train)
+    if (t >= 0 && t < vocab) counts[t] += 1;
+  const double denom = static_cast<double>(train.size()) + vocab;
+  for (double& c : counts) c = std::log(c / denom);
+  return counts;
+}
+
+// The domain whose unigram gives `ids` the highest log-likelihood.
+std::string JudgeDomain(const std::vector<int>& ids,
+                        const std::vector<std::vector<double>>& logp,
+                        const std::vector<std::string>& domains) {
+  if (ids.empty()) return "";
+  size_t best = 0;
+  double best_ll = -INFINITY;
+  for (size_t j = 0; j < logp.size(); ++j) {
+    double ll = 0;
+    for (int t : ids)
+      if (t >= 0 && t < static_cast<int>(logp[j].size())) ll += logp[j][t];
+    if (ll > best_ll) best_ll = ll, best = j;
+  }
+  return domains[best];
+}
+
 // Model and unigram perplexity of `stream`, and the model's bits per byte.
 absl::Status ScoreStream(const model::CausalLM& lm, const DocStream& stream,
                          const std::vector<int>& unigram_train, int vocab,
@@ -162,7 +189,7 @@ absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
   // Token streams.
   std::vector<std::vector<int>> train(domains.size()), test(domains.size());
   std::vector<DocStream> test_streams(domains.size());
-  std::vector<std::string> first_docs(domains.size());
+  std::vector<std::vector<std::string>> first_docs(domains.size());
   std::vector<int> all_train;
   for (size_t i = 0; i < domains.size(); ++i) {
     fs::path d = fs::path(opts.data_dir) / domains[i];
@@ -173,11 +200,19 @@ absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
       return absl::NotFoundError(
           absl::StrCat((d / "test.txt").string(), ": missing"));
     std::vector<std::string> docs = ReadLines((d / "test.txt").string(), -1);
-    if (!docs.empty()) first_docs[i] = docs[0];
+    for (size_t k = 0;
+         k < docs.size() && k < static_cast<size_t>(opts.continuation_prompts);
+         ++k)
+      first_docs[i].push_back(docs[k]);
     test_streams[i] = TokenizeDocs(*tok, docs, opts.max_test_tokens);
     test[i] = test_streams[i].ids;
     all_train.insert(all_train.end(), train[i].begin(), train[i].end());
   }
+
+  // Per-domain add-one unigram log-probabilities, to judge continuations.
+  std::vector<std::vector<double>> unigram_logp(domains.size());
+  for (size_t i = 0; i < domains.size(); ++i)
+    unigram_logp[i] = UnigramLogProbs(train[i], rep.vocab_size);
 
   for (size_t i = 0; i < domains.size(); ++i) {
     DemoDomainReport dr;
@@ -203,13 +238,27 @@ absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
         dr.mc_acc_norm = r.value("acc_norm,none", 0.0);
       }
     }
-    dr.prompt = OpeningWords(first_docs[i]);
-    if (opts.continuation_tokens > 0 && !dr.prompt.empty()) {
-      QG_ASSIGN_OR_RETURN(
-          std::vector<int> gen,
-          model::GreedyGenerate(*lm, tok->Encode(dr.prompt, true),
-                                opts.continuation_tokens, true));
-      dr.continuation = tok->Decode(gen, true);
+    if (opts.continuation_tokens > 0) {
+      for (const std::string& doc : first_docs[i]) {
+        DemoContinuation c;
+        c.prompt = OpeningWords(doc);
+        if (c.prompt.empty()) continue;
+        QG_ASSIGN_OR_RETURN(
+            std::vector<int> gen,
+            model::GreedyGenerate(*lm, tok->Encode(c.prompt, true),
+                                  opts.continuation_tokens, true));
+        // train-tiny packs documents as <s> doc <s> doc ... (no </s>), so
+        // the model ends a document by predicting <s>: the continuation is
+        // the rest of the document it started.
+        for (size_t k = 0; k < gen.size(); ++k)
+          if (gen[k] == tok->bos_id() || gen[k] == tok->eos_id()) {
+            gen.resize(k);
+            break;
+          }
+        c.text = tok->Decode(gen, true);
+        c.judged_domain = JudgeDomain(gen, unigram_logp, domains);
+        dr.continuations.push_back(std::move(c));
+      }
     }
     rep.domains.push_back(dr);
   }
@@ -295,10 +344,22 @@ std::string FormatDemoReport(const DemoReport& r) {
     for (double v : r.overlap[i]) absl::StrAppendFormat(&s, " %11.3f", v);
     s += "\n";
   }
-  absl::StrAppend(&s, "\nGreedy continuations\n");
+  int own = 0, total = 0;
+  for (const auto& d : r.domains)
+    for (const auto& c : d.continuations) {
+      total += !c.judged_domain.empty();
+      own += c.judged_domain == d.name;
+    }
+  absl::StrAppendFormat(
+      &s,
+      "\nGreedy continuations of the first test documents' opening words "
+      "(judged: the domain whose unigram gives the generated tokens the "
+      "highest likelihood; own domain in %d of %d)\n",
+      own, total);
   for (const auto& d : r.domains) {
-    absl::StrAppendFormat(&s, "[%s] %s ⟶ %s\n", d.name, d.prompt,
-                          d.continuation);
+    for (const auto& c : d.continuations)
+      absl::StrAppendFormat(&s, "[%s -> judged %s] %s ⟶ %s\n", d.name,
+                            c.judged_domain, c.prompt, c.text);
   }
   return s;
 }
@@ -321,8 +382,11 @@ std::string DemoReportJson(const DemoReport& r) {
     dj["mc_items"] = d.mc_items;
     dj["mc_acc"] = d.mc_acc;
     dj["mc_acc_norm"] = d.mc_acc_norm;
-    dj["prompt"] = d.prompt;
-    dj["continuation"] = d.continuation;
+    dj["continuations"] = nlohmann::ordered_json::array();
+    for (const auto& c : d.continuations)
+      dj["continuations"].push_back({{"prompt", c.prompt},
+                                     {"text", c.text},
+                                     {"judged_domain", c.judged_domain}});
     j["domains"].push_back(dj);
   }
   if (r.unseen.test_tokens > 0) {

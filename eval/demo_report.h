@@ -15,7 +15,10 @@
 //  - multiple-choice accuracy (acc and acc_norm, the lm-eval definitions)
 //    on the domain's mc_test.jsonl, computed by eval::Evaluate with the
 //    built-in demo_<domain>_mc task (skipped for domains without one);
-//  - a greedy continuation of the opening words of one test document;
+//  - greedy continuations of the opening words of the first few test
+//    documents, each judged by which domain's unigram model (same add-one
+//    estimate as above, on that domain's train split) gives the generated
+//    tokens the highest likelihood: an objective "reads like that domain";
 //  - the same perplexities on text from outside every training domain
 //    (by default the licence texts Debian ships in /usr/share/common-licenses,
 //    present on every Debian system): a real language model is much better on
@@ -46,6 +49,7 @@ struct DemoReportOptions {
   int64_t max_train_docs = -1;
   int mc_items = 200;  // per domain; 0 skips multiple choice
   int continuation_tokens = 40;
+  int continuation_prompts = 6;  // per domain: the first N test documents
   int threads = 2;
   // Plain-text files from outside the training domains, each split into
   // paragraphs (blank-line separated). Missing files are skipped.
@@ -53,6 +57,13 @@ struct DemoReportOptions {
       "/usr/share/common-licenses/GPL-3",
       "/usr/share/common-licenses/Apache-2.0",
       "/usr/share/common-licenses/MPL-2.0"};
+};
+
+struct DemoContinuation {
+  std::string prompt, text;
+  // The domain whose train-split unigram gives `text`'s generated tokens the
+  // highest likelihood (empty when nothing was generated).
+  std::string judged_domain;
 };
 
 struct DemoDomainReport {
@@ -63,7 +74,7 @@ struct DemoDomainReport {
   double model_bpb = 0;  // bits per byte, see above
   int mc_items = 0;
   double mc_acc = 0, mc_acc_norm = 0;
-  std::string prompt, continuation;
+  std::vector<DemoContinuation> continuations;
 };
 
 struct DemoReport {

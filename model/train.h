@@ -45,11 +45,15 @@ struct TrainTinyOptions {
   std::string out_dir;
   uint64_t seed = 42;
 
-  // Tokenizer.
-  int vocab_size = 4096;
+  // Tokenizer. 6144 pieces at 99.9% coverage give 3,276 CJK characters
+  // their own piece: with 4096 at 99.5%, 20% of the Chinese test tokens were
+  // UTF-8 bytes and greedy decoding strung lead and continuation bytes of
+  // different characters together into rare, unrelated ones (7% of tokens
+  // are bytes now; English domains ~2% either way).
+  int vocab_size = 6144;
   // Fraction of characters the tokenizer must cover with its own pieces;
   // rarer characters (mostly Chinese) fall back to bytes.
-  double character_coverage = 0.995;
+  double character_coverage = 0.999;
 
   // Architecture (LLaMA: RMSNorm, RoPE, SwiGLU; GQA when kv_heads < heads).
   int hidden_size = 192;
@@ -62,12 +66,16 @@ struct TrainTinyOptions {
   double rms_norm_eps = 1e-5;
 
   // Optimisation.
-  int steps = 1000;
-  int batch_size = 16;
+  // 3500 x 8 x 128 = 3.6M tokens, ~15 minutes on 2 idle cores. Batches of 8
+  // beat 16 at the same token count on this budget (mean loss of the last
+  // 50 steps 5.22 vs 5.34 after 614k tokens) and run faster per token
+  // (3,900 vs 2,280 tokens/s: the activations stay in cache).
+  int steps = 3500;
+  int batch_size = 8;
   int seq_len = 128;
   double learning_rate = 3e-3;
   double min_lr_ratio = 0.1;  // cosine floor, as a fraction of the peak
-  int warmup_steps = 50;
+  int warmup_steps = 100;
   double weight_decay = 0.1;  // on matrices only, not on norm gains
   double beta1 = 0.9, beta2 = 0.95, adam_eps = 1e-8;
   double grad_clip = 1.0;

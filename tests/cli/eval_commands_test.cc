@@ -51,8 +51,9 @@ TEST(EvalCommand, QuantizesInMemoryAndW3RtnIsWorseThanFp) {
   EXPECT_EQ(b["quantization"]["config"]["w_bits"], 3);
   EXPECT_EQ(b["quantization"]["config"]["group_size"], 64);
   EXPECT_FALSE(b["quantization"].contains("calibration"));
-  // Linear layers only, lm_head left at 16 bits (a quarter of them here).
-  EXPECT_LT(b["quantization"]["avg_bits_per_param"].get<double>(), 8.0);
+  // Linear layers only, lm_head left at 16 bits: 6144 x 192 of the 2.75M
+  // linear weights (43%), so the average is about 0.57 x 3.5 + 0.43 x 16.
+  EXPECT_LT(b["quantization"]["avg_bits_per_param"].get<double>(), 10.0);
   EXPECT_GT(b["quantization"]["avg_bits_per_param"].get<double>(), 3.0);
   const double ppl_rtn = Ppl(b);
   // qgrid-tiny has no outlier features, so W3 g64 costs ~2% here (153.9 ->

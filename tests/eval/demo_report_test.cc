@@ -35,7 +35,7 @@ class DemoReportTest : public ::testing::Test {
     r.max_test_tokens = 3000;  // per domain: enough for stable figures
     r.max_train_docs = 1500;   // of ~9,000-30,000: keeps the test short
     r.mc_items = 100;
-    r.continuation_tokens = 12;
+    r.continuation_tokens = 24;
     r.threads = 2;
     auto rep = BuildDemoReport(r);
     if (!rep.ok()) {
@@ -108,15 +108,34 @@ TEST_F(DemoReportTest, MultipleChoiceIsAboveChanceOverall) {
   EXPECT_GT(correct, 117) << "acc_norm " << correct / items;
 }
 
+TEST_F(DemoReportTest, GreedyContinuationsReadLikeTheirOwnDomain) {
+  // "Reads like that domain", measured: each continuation (cut where the
+  // model ends the document) is scored by every domain's unigram; the
+  // prompt's own domain must win for most of them and at least once in
+  // every domain. (The committed model: 20 of 23 with 40 tokens; quotes,
+  // whose fortunes include mock definitions, is the weakest.)
+  int own = 0, judged = 0;
+  for (const DemoDomainReport& d : report_->domains) {
+    ASSERT_EQ(d.continuations.size(), 6u) << d.name;
+    int own_here = 0;
+    for (const DemoContinuation& c : d.continuations) {
+      EXPECT_FALSE(c.prompt.empty()) << d.name;
+      if (c.judged_domain.empty()) continue;  // ended the document at once
+      ++judged;
+      own_here += c.judged_domain == d.name;
+    }
+    EXPECT_GE(own_here, 1) << d.name;
+    own += own_here;
+  }
+  EXPECT_GE(judged, 18);
+  EXPECT_GE(own, judged * 3 / 4) << own << " of " << judged;
+}
+
 TEST_F(DemoReportTest, CrossDomainUnigramDiagonalIsLowestAndJsonIsComplete) {
   const auto& c = report_->cross_unigram;
   for (size_t j = 0; j < c.size(); ++j)
     for (size_t i = 0; i < c.size(); ++i)
       if (i != j) EXPECT_LT(c[j][j], c[i][j]) << i << "," << j;
-  for (const DemoDomainReport& d : report_->domains) {
-    EXPECT_FALSE(d.prompt.empty()) << d.name;
-    EXPECT_FALSE(d.continuation.empty()) << d.name;
-  }
   auto j = nlohmann::json::parse(DemoReportJson(*report_));
   EXPECT_EQ(j["domains"].size(), 4u);
   EXPECT_TRUE(j["domains"][0].contains("model_bits_per_byte"));

@@ -195,14 +195,14 @@ TEST(QgridTinyAsset, LoadsWithDocumentedConfigAndFinitePerplexity) {
   EXPECT_EQ(c.num_heads, 6);
   EXPECT_EQ(c.num_kv_heads, 2);
   EXPECT_EQ(c.intermediate_size, 512);
-  EXPECT_EQ(c.vocab_size, 4096);
+  EXPECT_EQ(c.vocab_size, 6144);
   EXPECT_EQ(c.torch_dtype, "bfloat16");
   int64_t params = c.ParameterCount();
   EXPECT_GT(params, 1000000);
   EXPECT_LT(params, 5000000);
   uint64_t total = 0;
   for (const auto& e : fs::directory_iterator(dir)) total += e.file_size();
-  EXPECT_LT(total, 8u * 1024 * 1024);
+  EXPECT_LT(total, 10u * 1024 * 1024);  // the issue: <= 10 MB
   const Tokenizer* tok = (*lm)->tokenizer();
   ASSERT_NE(tok, nullptr);
   auto test = TokenizeLines(*tok, TinyData() + "/scripture/test.txt");
