@@ -49,8 +49,8 @@ tests:
     EXPECT_THAT(r.out, HasSubstr(spec + ":9:23: tests[1].task: unknown task "
                                         "'arc_easyy' (did you mean "
                                         "'arc_easy'?)"));
-    EXPECT_THAT(r.out, HasSubstr("known tasks: anli_r1, arc_challenge, "
-                                 "arc_easy,"));
+    EXPECT_THAT(r.out, HasSubstr("known tasks: anli_r1, anli_r2, anli_r3, "
+                                 "arc_challenge, arc_easy,"));
     EXPECT_THAT(r.out, Not(HasSubstr("unreachable")));
   }
 }

@@ -65,6 +65,33 @@ TEST(PublicSchemaTasks, NliTasksUseLmEvalPromptsAndLabelOrder) {
   EXPECT_EQ(h.ll_requests.size(), 3u);
 }
 
+TEST(PublicSchemaTasks, MnliMismatchedAndAnliRoundsReadTheirOwnFiles) {
+  // Same prompts as mnli / anli_r1, each on its own split file (hand-made
+  // files with 3, 2 and 1 documents).
+  FakeScorer m;
+  m.ll = [](const std::string&, const std::string& cont) {
+    return cont == " Neither" ? -1.0 : -2.0;
+  };
+  auto r = RunTask("mnli_mismatch", m);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(m.ll_requests.size(), 9u);
+  EXPECT_EQ(m.ll_requests[0].context,
+            "The letter arrived two days late.\nQuestion: The letter was "
+            "delayed. True, False or Neither?\nAnswer:");
+  // "Neither" (index 1) is right for the third document only.
+  EXPECT_NEAR((*r)["results"]["mnli_mismatch"]["acc,none"].get<double>(),
+              1.0 / 3, 1e-12);
+  for (const auto& [name, docs] :
+       {std::pair<std::string, size_t>{"anli_r2", 2}, {"anli_r3", 1}}) {
+    FakeScorer a;
+    auto ra = RunTask(name, a);
+    ASSERT_TRUE(ra.ok()) << name << ": " << ra.status();
+    EXPECT_EQ(a.ll_requests.size(), 3 * docs) << name;
+    EXPECT_THAT(a.ll_requests[0].context,
+                ::testing::EndsWith("True, False, or Neither?\nAnswer:"));
+  }
+}
+
 TEST(PublicSchemaTasks, SciqPutsTheCorrectAnswerFourth) {
   FakeScorer f;
   f.ll = [](const std::string&, const std::string& cont) {
