@@ -112,6 +112,8 @@ struct AttentionContext {
   // [B, 1, T, past+T] float32 additive: 0 where attended, the lowest finite
   // float elsewhere (as Hugging Face uses finfo.min: rows that attend to
   // nothing, e.g. left padding, stay finite instead of NaN).
+  // Causal with respect to past_length: query i never sees a key past
+  // past_length + i (chunked attention relies on it).
   at::Tensor mask;
   int64_t past_length = 0;
   // RoPE tables [B, T, head_dim] float32 for `positions` (filled by
