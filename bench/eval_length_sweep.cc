@@ -9,7 +9,11 @@
 // the same model at T = 128 (throughput should fall at most roughly linearly in
 // T from the attention's T^2 share).
 //
-//   bench_eval_length_sweep [MODEL_DIR] [BATCH] [REPS]
+// BUDGET sets LoadOptions::attention_score_budget_bytes (default 16 MiB:
+// query-chunked attention once a layer's score tensor exceeds it; 0 = one
+// score tensor per layer, the baseline without chunking).
+//
+//   bench_eval_length_sweep [MODEL_DIR] [BATCH] [REPS] [BUDGET]
 // default model: ../shared/models/stories260K, batch 8, 5 repetitions.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -17,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <string>
 #include <vector>
@@ -36,11 +41,15 @@ int main(int argc, char** argv) {
                  std::string(lm.status().message()).c_str());
     return 1;
   }
+  if (argc > 4) (*lm)->set_attention_score_budget_bytes(std::atoll(argv[4]));
   const int64_t maxT = (*lm)->config().max_position_embeddings;
   const int64_t V = (*lm)->config().vocab_size;
-  std::printf("model %s, batch %lld, max positions %lld, %d reps, %d threads\n",
-              model_dir.c_str(), static_cast<long long>(B),
-              static_cast<long long>(maxT), reps, at::get_num_threads());
+  std::printf(
+      "model %s, batch %lld, max positions %lld, %d reps, %d threads, "
+      "attention score budget %lld bytes\n",
+      model_dir.c_str(), static_cast<long long>(B),
+      static_cast<long long>(maxT), reps, at::get_num_threads(),
+      static_cast<long long>((*lm)->attention_score_budget_bytes()));
   for (bool ftz : {false, true}) {
     at::globalContext().setFlushDenormal(ftz);
     std::printf("\nflush denormals to zero: %s\n", ftz ? "on" : "off");

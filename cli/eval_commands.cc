@@ -254,6 +254,7 @@ int RunTasks(bool json) {
       out.push_back({{"task", t.task},
                      {"output_type", eval::OutputTypeName(t.output_type)},
                      {"num_fewshot", t.num_fewshot},
+                     {"fixed_fewshot", t.fixed_fewshot},
                      {"metrics", t.metrics},
                      {"data_files", files},
                      {"subjects", t.subjects.size()},
@@ -268,7 +269,8 @@ int RunTasks(bool json) {
       eval::BuiltinTasksDir().c_str(), eval::ResolveDataDir("").c_str());
   for (const auto& t : *all) {
     std::printf("%-18s %-16s %d-shot  ", t.task.c_str(),
-                eval::OutputTypeName(t.output_type), t.num_fewshot);
+                eval::OutputTypeName(t.output_type),
+                t.num_fewshot + t.fixed_fewshot);
     bool first = true;
     for (const auto& [split, pats] : t.data_files)
       for (const auto& p : pats) {
@@ -305,8 +307,11 @@ void RegisterEvalCommands(CLI::App& app) {
                  "category or subject of grouped tasks (ceval:humanities), or "
                  "a FILE.yaml; repeat or comma-separate for several")
       ->required();
-  ev->add_option("--shots", flags->shots,
-                 "Few-shot examples per prompt (default: the task's)");
+  ev->add_option(
+      "--shots", flags->shots,
+      "Few-shot examples per prompt (default: the task's). Tasks with "
+      "fixed in-prompt demonstrations (BOSS) keep them for any "
+      "K > 0 and use their zero-shot prompt for 0");
   ev->add_option("--limit", flags->limit,
                  "Evaluate only the first N documents (0 = all); for "
                  "GPTQ-style perplexity tasks the first N windows of "

@@ -299,6 +299,22 @@ std::vector<int64_t> CarveOrder(int64_t n, uint64_t seed) {
   return idx;
 }
 
+namespace {
+
+// TaskConfig::doc_filter on one document; a missing field is an error.
+absl::StatusOr<bool> PassesFilter(const TaskConfig& c, const Document& d) {
+  const TaskConfig::DocFilter& f = c.doc_filter;
+  auto v = ResolveTemplateValue("{{" + f.field + "}}", d.fields);
+  if (!v.ok())
+    return Annotate(v.status(), Prefix(c, d.Where()) + ": doc_filter field '" +
+                                    f.field + "'");
+  const std::string text = JsonToText(*v);
+  return f.starts_with.empty() ? text == f.equals
+                               : absl::StartsWith(text, f.starts_with);
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<Document>> LoadSplit(const TaskConfig& c,
                                                 const std::string& split,
                                                 const std::string& data_dir) {
@@ -334,6 +350,10 @@ absl::StatusOr<std::vector<Document>> LoadSplit(const TaskConfig& c,
           if (!c.process_docs.empty()) {
             absl::Status st = ProcessDocument(c.process_docs, &d.fields);
             if (!st.ok()) return Annotate(st, Prefix(c, d.Where()));
+          }
+          if (!c.doc_filter.field.empty()) {
+            QG_ASSIGN_OR_RETURN(bool keep, PassesFilter(c, d));
+            if (!keep) continue;
           }
           if (!subject.id.empty()) {
             d.fields["subject"] = subject.id;

@@ -77,8 +77,27 @@ int MatchNormalizedLabel(const std::string& answer,
   return -1;
 }
 
-absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
+absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer,
+                                        const TaskConfig& task_in,
                                         const EvalOptions& opts) {
+  // Fixed demonstrations (TaskConfig::fixed_fewshot) are part of the
+  // description; an explicit zero shots swaps in the zero-shot one.
+  const bool fixed = task_in.fixed_fewshot > 0 &&
+                     task_in.output_type != OutputType::kPerplexity;
+  TaskConfig zero_shot;
+  if (fixed && opts.shots == 0) {
+    if (task_in.zeroshot_description.empty())
+      return absl::InvalidArgumentError(
+          absl::StrCat("task '", task_in.task, "' (", task_in.source,
+                       "): 0 shots asked, "
+                       "but its ",
+                       task_in.fixed_fewshot,
+                       " demonstrations are fixed in "
+                       "'description' and it has no 'zeroshot_description'"));
+    zero_shot = task_in;
+    zero_shot.description = task_in.zeroshot_description;
+  }
+  const TaskConfig& task = fixed && opts.shots == 0 ? zero_shot : task_in;
   const std::string data_dir = ResolveDataDir(opts.data_dir);
   std::string eval_split = task.test_split;
   if (!HasSplit(task, eval_split) && HasSplit(task, task.validation_split))
@@ -107,9 +126,11 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
   if (docs.empty())
     return absl::InvalidArgumentError(absl::StrCat(
         "task '", task.task, "': split '", eval_split, "' has no documents"));
-  const int k = task.output_type == OutputType::kPerplexity
+  // k: demonstrations sampled from a split; n_shot: all in the prompt.
+  const int k = task.output_type == OutputType::kPerplexity || fixed
                     ? 0
                     : (opts.shots >= 0 ? opts.shots : task.num_fewshot);
+  const int n_shot = fixed ? (opts.shots == 0 ? 0 : task.fixed_fewshot) : k;
   const uint64_t seed = opts.seed.value_or(task.seed);
 
   std::vector<Document> pool;
@@ -218,8 +239,13 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
             o.metrics["likelihood_diff"] = std::fabs(ll[0] - ll[1]);
             o.metrics["pct_stereotype"] = ll[0] > ll[1] ? 1.0 : 0.0;
           }
-          if (!mc_labels[i].empty())
+          if (!mc_labels[i].empty()) {
+            // lm-eval's truthfulqa_mc2 reports the true-answer mass under
+            // "acc" (truthfulqa/utils.py process_results_mc2); "mc2" stays
+            // an alias for the same value.
             o.metrics["mc2"] = Mc2TrueMass(ll, mc_labels[i]);
+            o.metrics["acc"] = o.metrics["mc2"];
+          }
           o.sample = {{"prompt", prompts[i]}, {"choices", choices[i]},
                       {"loglikelihoods", ll}, {"is_greedy", greedy},
                       {"prediction", pred},   {"prediction_norm", pred_norm},
@@ -433,7 +459,7 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
     }
     result["groups"] = groups;
   }
-  result["n-shot"][task.task] = k;
+  result["n-shot"][task.task] = n_shot;
   result["n-samples"][task.task] = {{"original", original}, {"effective", n}};
   result["config"] = {{"task", task.task},
                       {"source", task.source},
@@ -441,6 +467,8 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer, const TaskConfig& task,
                       {"split", eval_split},
                       {"fewshot_split", fewshot_split},
                       {"fewshot_sampler", task.fewshot_sampler},
+                      {"fixed_fewshot", task.fixed_fewshot},
+                      {"requested_shots", opts.shots},
                       {"target_delimiter", task.target_delimiter},
                       {"fewshot_delimiter", task.fewshot_delimiter},
                       {"metrics", task.metrics},

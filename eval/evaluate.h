@@ -18,8 +18,11 @@
 //   multiple_choice  one request (context, target_delimiter + choice) per
 //                    choice; acc = argmax ll, acc_norm = argmax ll/len(choice
 //                    in characters). multiple_input: (prefix + option,
-//                    delimiter + continuation). Also, when listed in
-//                    `metrics`: mc2 (TruthfulQA MC2, with doc_to_labels),
+//                    delimiter + continuation). With doc_to_labels
+//                    (TruthfulQA MC2) acc is instead the normalised
+//                    probability mass of the true choices, as lm-eval's
+//                    truthfulqa_mc2 reports it ("mc2" is an alias).
+//                    Also, when listed in `metrics`:
 //                    r@1 / r@2 / mrr (MuTual), likelihood_diff /
 //                    pct_stereotype (CrowS-Pairs, two choices) and f1
 //                    (corpus-level binary F1 of the predicted choice index,
@@ -62,7 +65,9 @@ class CausalLM;
 namespace qgrid::eval {
 
 struct EvalOptions {
-  int shots = -1;  // -1: the task's num_fewshot
+  // -1: the task's default (num_fewshot, or its fixed_fewshot); with
+  // fixed demonstrations 0 selects the zero-shot description.
+  int shots = -1;
   // 0: all documents, else the first `limit`. GPTQ-style perplexity joins
   // the documents into one stream, so there the unit is a window: the first
   // `limit` windows of seqlen tokens (a fixed token budget).

@@ -230,9 +230,16 @@ absl::StatusOr<std::vector<LoglikelihoodResult>> CausalLMScorer::Loglikelihood(
     }
 
     // Reuse: group by context tokens; sorted contexts put shared prefixes
-    // next to each other.
+    // next to each other. The key is the context as lm-eval truncates it
+    // for this continuation ((context + continuation)[-(L+1):][:-1]), so a
+    // context that overflows the window with some choices is cut per
+    // choice length exactly as the no-reuse path cuts it.
     std::map<std::vector<int>, std::vector<int64_t>> by_ctx;
-    for (int64_t i = 0; i < n; ++i) by_ctx[enc[i].first].push_back(i);
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t keep = std::max<int64_t>(
+          1, L + 1 - static_cast<int64_t>(enc[i].second.size()));
+      by_ctx[Tail(enc[i].first, keep)].push_back(i);
+    }
     std::vector<std::pair<std::vector<int>, std::vector<int64_t>>> groups(
         by_ctx.begin(), by_ctx.end());
     std::vector<int> prefix_ids;

@@ -113,6 +113,8 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
                                                "fewshot_delimiter",
                                                "metrics",
                                                "num_fewshot",
+                                               "fixed_fewshot",
+                                               "zeroshot_description",
                                                "seed",
                                                "classification_mode",
                                                "max_gen_toks",
@@ -124,6 +126,7 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
                                                "target_labels",
                                                "doc_to_labels",
                                                "process_docs",
+                                               "doc_filter",
                                                "label_match",
                                                "label_aliases",
                                                "join_delimiter",
@@ -141,6 +144,7 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
       if (root[key]) *out = root[key].as<std::string>();
     };
     str("description", &c.description);
+    str("zeroshot_description", &c.zeroshot_description);
     str("documentation", &c.documentation);
     str("format", &c.format);
     str("line_delimiter", &c.line_delimiter);
@@ -175,6 +179,24 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
         c.label_aliases[kv.first.as<std::string>()] =
             kv.second.as<std::string>();
     }
+    if (const YAML::Node n = root["doc_filter"]) {
+      if (!n.IsMap() || !n["field"] ||
+          (n["equals"] ? 1 : 0) + (n["starts_with"] ? 1 : 0) != 1)
+        return FieldError(c, "doc_filter", n,
+                          "expected {field: F, equals: V} or {field: F, "
+                          "starts_with: V}");
+      for (const auto& kv : n) {
+        const std::string k = kv.first.as<std::string>();
+        if (k != "field" && k != "equals" && k != "starts_with")
+          return FieldError(c, "doc_filter." + k, kv.first,
+                            "unknown field (known: equals, field, "
+                            "starts_with)");
+      }
+      c.doc_filter.field = n["field"].as<std::string>();
+      if (n["equals"]) c.doc_filter.equals = n["equals"].as<std::string>();
+      if (n["starts_with"])
+        c.doc_filter.starts_with = n["starts_with"].as<std::string>();
+    }
     if (root["line_fields"]) {
       QG_ASSIGN_OR_RETURN(c.line_fields,
                           StringList(c, "line_fields", root["line_fields"]));
@@ -182,6 +204,8 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
     if (root["carve_size"]) c.carve_size = root["carve_size"].as<int>();
     if (root["carve_seed"]) c.carve_seed = root["carve_seed"].as<uint64_t>();
     if (root["num_fewshot"]) c.num_fewshot = root["num_fewshot"].as<int>();
+    if (root["fixed_fewshot"])
+      c.fixed_fewshot = root["fixed_fewshot"].as<int>();
     if (root["seed"]) c.seed = root["seed"].as<uint64_t>();
     if (root["seqlen"]) c.seqlen = root["seqlen"].as<int64_t>();
     if (root["multiple_input"])
@@ -304,6 +328,13 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
       c.classification_mode != "loglikelihood")
     return FieldError(c, "classification_mode", root["classification_mode"],
                       "expected generate or loglikelihood");
+  if (c.fixed_fewshot < 0)
+    return FieldError(c, "fixed_fewshot", root["fixed_fewshot"],
+                      "expected a count >= 0");
+  if (c.fixed_fewshot > 0 && c.num_fewshot > 0)
+    return FieldError(c, "fixed_fewshot", root["fixed_fewshot"],
+                      "fixed demonstrations (inside description) and "
+                      "num_fewshot sampled ones cannot be combined");
   if (c.fewshot_sampler != "random" && c.fewshot_sampler != "first_n")
     return FieldError(c, "fewshot_sampler", root["fewshot_sampler"],
                       "expected random or first_n");

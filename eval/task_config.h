@@ -16,6 +16,7 @@
 //   doc_to_target: "{{gold}}"
 //   metrics: [acc, acc_norm]
 //   num_fewshot: 0
+//   fixed_fewshot: 3               # demonstrations inside `description`
 //
 // Built-in tasks live in eval/tasks/*.yaml (the directory is compiled in;
 // $QGRID_TASKS_DIR overrides it). A user passes their own FILE.yaml instead
@@ -97,16 +98,37 @@ struct TaskConfig {
   // When set, the gold index is the position of the rendered doc_to_target
   // in this list (lm-eval's "{{['A', 'B', 'C', 'D'].index(answer)}}").
   std::vector<std::string> target_labels;
-  // multiple_choice: a template giving one 0/1 label per choice, for the
-  // mc2 metric (TruthfulQA MC2: "{{mc2_targets.labels}}").
+  // multiple_choice: a template giving one 0/1 label per choice; acc is
+  // then the mc2 true-answer mass (TruthfulQA MC2:
+  // "{{mc2_targets.labels}}"), eval/evaluate.h.
   std::string doc_to_labels;
   // A built-in document preprocessor (eval/doc_processors.h).
   std::string process_docs;
+  // Keeps only the documents whose `field` (a template path, after
+  // process_docs) equals `equals` or starts with `starts_with`, in every
+  // split: lm-eval's per-subset filters, e.g. crows_pairs_english_gender
+  // (crows_pairs/utils.py filter_dataset: bias_type.startswith("gender")).
+  //   doc_filter: {field: bias_type, starts_with: gender}
+  struct DocFilter {
+    std::string field;  // "" = no filter
+    std::string equals;
+    std::string starts_with;
+  };
+  DocFilter doc_filter;
   std::string target_delimiter = " ";
   std::string fewshot_delimiter = "\n\n";
   std::vector<std::string> metrics;
   int num_fewshot = 0;
   uint64_t seed = 1234;  // few-shot sampling (lm-eval's default seed)
+  // Demonstrations written into `description` itself instead of sampled
+  // from a split (BOSS: the fixed examples of MI-optimize's
+  // get_fewshot_boss, 3 for SA/NLI, 2 for TD, 1 for EQA). The results'
+  // n-shot reports this number. As MI-optimize treats its num_shot as a
+  // flag, an explicit zero shots (--shots 0, a sweep's shots: [0]) selects
+  // `zeroshot_description` (get_zeroshot_boss) and reports 0; any other
+  // shot count keeps the fixed demonstrations. Exclusive with num_fewshot.
+  int fixed_fewshot = 0;
+  std::string zeroshot_description;
 
   // classification: "generate" (the paper's way: greedy answer mapped to a
   // label word, unparseable = wrong) or "loglikelihood" (argmax over labels).

@@ -465,17 +465,49 @@ at::Tensor CausalLM::LayerForward(int i, const at::Tensor& hidden,
   // head g (transformers' repeat_kv). Folding those heads into the query
   // length gives the same dot products without copying k/v rep times.
   const int64_t rep = nh / nkv;
-  at::Tensor qg = q.reshape({B, nkv, rep * T, hd});
-  // In-place scaling and masking: the [B, heads, T, S] score tensor is the
-  // largest activation, and fresh allocations of it dominate CPU time.
-  at::Tensor scores = MatMul(qg, k.transpose(2, 3));
-  scores.mul_(1.0 / std::sqrt(static_cast<double>(hd)));
-  // Softmax in float32 (eager attention's softmax(dtype=float32)).
-  scores = scores.view({B, nh, T, S}).to(at::kFloat);
-  scores.add_(ctx.mask);
-  at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type());
-  at::Tensor attn = MatMul(probs.view({B, nkv, rep * T, S}), v);
-  attn = attn.view({B, nh, T, hd}).transpose(1, 2).reshape({B, T, nh * hd});
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  // Queries [t0, t0+n) against keys [0, s): [B, nh, n, hd].
+  auto attend = [&](int64_t t0, int64_t n, int64_t s) {
+    at::Tensor qc = q.narrow(2, t0, n).reshape({B, nkv, rep * n, hd});
+    // In-place scaling and masking: the [B, heads, n, s] score tensor is
+    // the largest activation, and fresh allocations of it dominate CPU
+    // time.
+    at::Tensor scores = MatMul(qc, k.narrow(2, 0, s).transpose(2, 3));
+    scores.mul_(scale);
+    // Softmax in float32 (eager attention's softmax(dtype=float32)).
+    scores = scores.view({B, nh, n, s}).to(at::kFloat);
+    scores.add_(ctx.mask.narrow(2, t0, n).narrow(3, 0, s));
+    at::Tensor probs = at::softmax(scores, -1).to(q.scalar_type());
+    return MatMul(probs.view({B, nkv, rep * n, s}), v.narrow(2, 0, s))
+        .view({B, nh, n, hd});
+  };
+  at::Tensor attn;
+  const int64_t row_bytes = B * nh * S * static_cast<int64_t>(sizeof(float));
+  const int64_t budget = opts_.attention_score_budget_bytes;
+  if (budget <= 0 || opts_.trainable || T == 1 || row_bytes * T <= budget) {
+    attn = attend(0, T, S);
+  } else {
+    // Query chunks whose score tensor fits the budget (LoadOptions::
+    // attention_score_budget_bytes); each sees the keys the causal mask
+    // lets its last query see. Softmax rows are independent, so this is
+    // the unchunked result up to summation order.
+    const int64_t chunk = std::max<int64_t>(1, budget / row_bytes);
+    attn = at::empty({B, nh, T, hd}, q.options());
+    for (int64_t t0 = 0; t0 < T; t0 += chunk) {
+      const int64_t n = std::min(chunk, T - t0);
+      int64_t s = std::min(S, ctx.past_length + t0 + n);
+      // A row the mask lets see no key at all (left padding) is a uniform
+      // average over every key in the unchunked softmax; keep all S keys
+      // for such chunks so that even those (unused) rows do not change.
+      if (s < S && at::amax(ctx.mask.narrow(2, t0, n).narrow(3, 0, s), -1)
+                       .eq(std::numeric_limits<float>::lowest())
+                       .any()
+                       .item<bool>())
+        s = S;
+      attn.narrow(2, t0, n).copy_(attend(t0, n, s));
+    }
+  }
+  attn = attn.transpose(1, 2).reshape({B, T, nh * hd});
 
   at::Tensor out = hidden + CallLinear(p + "self_attn.o_proj", *L.o_proj, attn);
   h = L.post_attention_layernorm.Forward(out);

@@ -112,6 +112,8 @@ struct AttentionContext {
   // [B, 1, T, past+T] float32 additive: 0 where attended, the lowest finite
   // float elsewhere (as Hugging Face uses finfo.min: rows that attend to
   // nothing, e.g. left padding, stay finite instead of NaN).
+  // Causal with respect to past_length: query i never sees a key past
+  // past_length + i (chunked attention relies on it).
   at::Tensor mask;
   int64_t past_length = 0;
   // RoPE tables [B, T, head_dim] float32 for `positions` (filled by
@@ -132,6 +134,15 @@ struct LoadOptions {
       const std::string& name, const Checkpoint& ckpt,
       const ModelConfig& config, const LoadOptions& opts)>
       linear_factory;
+  // Inference attention processes the queries in chunks whenever one
+  // layer's float32 score tensor (batch x heads x queries x keys x 4 bytes)
+  // would exceed this many bytes (0 = never), with the same result up to
+  // float summation order. Why: blocks above the 32 MiB mmap threshold
+  // (causal_lm.cc sets it) come from fresh zeroed pages each time, and on
+  // CPU the page faults of a multi-hundred-MiB score tensor per layer cost
+  // more than the attention itself (long prefill, GPTQ-style perplexity
+  // windows); chunks below the threshold reuse heap memory.
+  int64_t attention_score_budget_bytes = int64_t{16} << 20;
 };
 
 using LinearInputObserver =
@@ -161,6 +172,14 @@ class CausalLM {
     tokenizer_ = std::move(t);
   }
   at::ScalarType dtype() const { return opts_.dtype; }
+  // LoadOptions::attention_score_budget_bytes; set it before running
+  // forwards (not synchronized with concurrent Forward calls).
+  void set_attention_score_budget_bytes(int64_t bytes) {
+    opts_.attention_score_budget_bytes = bytes;
+  }
+  int64_t attention_score_budget_bytes() const {
+    return opts_.attention_score_budget_bytes;
+  }
   at::Device device() const;
   const std::string& source_dir() const { return source_dir_; }
 

@@ -125,6 +125,35 @@ TEST(CausalLMScorer, BatchedUnbatchedReuseAndNoReuseAgree) {
   EXPECT_LT(tokens[1] * 3, tokens[0]);
 }
 
+// Contexts longer than the window: lm-eval truncates every (context +
+// continuation) on its own, so choices of different lengths keep different
+// amounts of context. The reuse path must score the same tokens.
+TEST(CausalLMScorer, ReuseTruncatesLikeNoReuseWhenTheContextOverflows) {
+  auto lm = TinyModel(4);
+  ASSERT_NE(lm, nullptr);
+  const std::string ctx = "Question: which of these can fly over the hill?";
+  std::vector<LoglikelihoodRequest> reqs;
+  for (const char* c : {" a", " a bird", " a big red kite", " no"})
+    reqs.push_back({ctx, c});
+  reqs.push_back({"Short one?", " yes"});  // fits the window
+  std::vector<std::vector<LoglikelihoodResult>> runs;
+  for (auto [reuse, bs] :
+       std::vector<std::pair<bool, int>>{{false, 1}, {true, 1}, {true, 8}}) {
+    ScorerOptions o;
+    o.reuse_context = reuse;
+    o.batch_size = bs;
+    o.max_length = 24;
+    auto s = CausalLMScorer::Create(*lm, o);
+    auto res = (*s)->Loglikelihood(reqs);
+    ASSERT_TRUE(res.ok()) << res.status();
+    runs.push_back(*res);
+  }
+  for (size_t r = 1; r < runs.size(); ++r)
+    for (size_t i = 0; i < reqs.size(); ++i)
+      EXPECT_NEAR(runs[r][i].logprob, runs[0][i].logprob, 1e-4)
+          << "run " << r << " request " << i;
+}
+
 TEST(CausalLMScorer, NextTokenScoresAreTheLastPositionLogProbs) {
   auto lm = TinyModel();
   ASSERT_NE(lm, nullptr);

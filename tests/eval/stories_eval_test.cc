@@ -154,5 +154,47 @@ TEST(StoriesEval, GptqPerplexityTaskMatchesTheReferenceFigure) {
   EXPECT_GT(std::fabs(direct->ppl - 148.7), 1.0);  // not the full stream
 }
 
+// BOSS AdvQA (the real MI-optimize file) through boss_advqa.yaml: the
+// paper's 1-shot instruction prompt, 5 greedy tokens, SQuAD EM/F1.
+TEST(StoriesEval, BossAdvqaGeneratesWithThePapersPrompt) {
+  QG_REQUIRE_SHARED(model_dir, "models/stories260K");
+  QG_REQUIRE_SHARED(data_dir, "data");
+  auto lm = LoadStories(model_dir);
+  ASSERT_NE(lm, nullptr);
+  auto task = ResolveTask("boss_advqa");
+  ASSERT_TRUE(task.ok()) << task.status();
+  EvalOptions o;
+  o.data_dir = data_dir;
+  o.limit = 4;
+  std::string samples = ::qgrid::testing::MakeTempDir("advqa") + "/s.jsonl";
+  o.samples_out = samples;
+  auto r = Evaluate(*lm, *task, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)["n-shot"]["boss_advqa"], 1);
+  EXPECT_EQ((*r)["n-samples"]["boss_advqa"]["original"], 2700);
+  const json& res = (*r)["results"]["boss_advqa"];
+  std::ifstream in(samples);
+  std::string line;
+  int n = 0;
+  double f1 = 0;
+  while (std::getline(in, line)) {
+    json s = json::parse(line);
+    const std::string prompt = s["prompt"];
+    EXPECT_EQ(prompt.rfind("### Instruction ###\nSolve the extractive", 0), 0u);
+    EXPECT_NE(prompt.find("// Answer: Daljir.\n### Input ###\nPassage: "),
+              std::string::npos);
+    EXPECT_EQ(prompt.substr(prompt.size() - 11), " // Answer:");
+    EXPECT_FALSE(s["gold"].empty());
+    f1 += s["metrics"]["f1"].get<double>();
+    ++n;
+  }
+  ASSERT_EQ(n, 4);
+  EXPECT_DOUBLE_EQ(res["f1,none"].get<double>(), f1 / 4);
+  EXPECT_LE(res["exact_match,none"].get<double>(),
+            res["f1,none"].get<double>());
+  // 5 new tokens per question at most.
+  EXPECT_LE((*r)["scorer"]["generated_tokens"].get<int64_t>(), 4 * 5);
+}
+
 }  // namespace
 }  // namespace qgrid::eval

@@ -329,6 +329,49 @@ TEST(CausalLMTiny, InferenceRecordsNoGraph) {
   EXPECT_FALSE(logits->requires_grad());
 }
 
+// Query-chunked attention (LoadOptions::attention_score_budget_bytes) gives
+// the unchunked logits: plain causal, left/right-padded batches (padding
+// rows included) and continuing a KV cache.
+TEST(CausalLMTiny, ChunkedAttentionEqualsUnchunked) {
+  ModelConfig c = TinyConfig("llama", false);  // GQA: 4 heads, 2 kv heads
+  LoadOptions whole;
+  whole.attention_score_budget_bytes = 0;
+  auto ref = CausalLM::FromTensors(c, RandomTensors(c, 3), whole);
+  ASSERT_TRUE(ref.ok());
+  // 1 byte: one query per chunk; 2*4*13*4*3 bytes: 3 queries (uneven tail).
+  for (int64_t budget : {int64_t{1}, int64_t{2 * 4 * 13 * 4 * 3}}) {
+    LoadOptions o;
+    o.attention_score_budget_bytes = budget;
+    auto lm = CausalLM::FromTensors(c, RandomTensors(c, 3), o);
+    ASSERT_TRUE(lm.ok());
+    at::manual_seed(5);
+    at::Tensor ids = at::randint(0, c.vocab_size, {2, 13}, at::kLong);
+    auto want = (*ref)->Forward(ids);
+    auto got = (*lm)->Forward(ids);
+    ASSERT_TRUE(want.ok() && got.ok());
+    EXPECT_LT((*got - *want).abs().max().item<double>(), 1e-5) << budget;
+
+    at::Tensor mask = at::ones({2, 13}, at::kLong);
+    mask[0].narrow(0, 0, 4).fill_(0);   // left padding
+    mask[1].narrow(0, 10, 3).fill_(0);  // right padding
+    want = (*ref)->Forward(ids, mask);
+    got = (*lm)->Forward(ids, mask);
+    ASSERT_TRUE(want.ok() && got.ok());
+    EXPECT_LT((*got - *want).abs().max().item<double>(), 1e-5) << budget;
+
+    // A cached prefix of 8 then 5 new positions (past 8, keys 13).
+    KVCache kw, kg;
+    at::Tensor first = ids.narrow(1, 0, 8), rest = ids.narrow(1, 8, 5);
+    ASSERT_TRUE((*ref)->Forward(first, mask.narrow(1, 0, 8), &kw).ok());
+    ASSERT_TRUE((*lm)->Forward(first, mask.narrow(1, 0, 8), &kg).ok());
+    want = (*ref)->Forward(rest, mask, &kw);
+    got = (*lm)->Forward(rest, mask, &kg);
+    ASSERT_TRUE(want.ok() && got.ok());
+    EXPECT_LT((*got - *want).abs().max().item<double>(), 1e-5) << budget;
+    EXPECT_LT((kg.values[1] - kw.values[1]).abs().max().item<double>(), 1e-5);
+  }
+}
+
 TEST(CausalLMTiny, BaichuanWPackEqualsSeparateProjections) {
   ModelConfig c = TinyConfig("llama", false);
   c.num_kv_heads = c.num_heads;  // Baichuan has no GQA
