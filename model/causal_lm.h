@@ -137,11 +137,11 @@ struct LoadOptions {
   // Inference attention processes the queries in chunks whenever one
   // layer's float32 score tensor (batch x heads x queries x keys x 4 bytes)
   // would exceed this many bytes (0 = never), with the same result up to
-  // float summation order. Why: blocks above the 32 MiB mmap threshold
-  // (causal_lm.cc sets it) come from fresh zeroed pages each time, and on
-  // CPU the page faults of a multi-hundred-MiB score tensor per layer cost
-  // more than the attention itself (long prefill, GPTQ-style perplexity
-  // windows); chunks below the threshold reuse heap memory.
+  // float summation order. Why: it bounds activation memory (a 7B model's
+  // 32 heads at 2048 tokens need 512 MiB of scores per sequence and layer),
+  // and with glibc's default allocator (QGRID_SYSTEM_MALLOC=1, see
+  // common/malloc_tuning.h) blocks above 32 MiB come from fresh zeroed pages
+  // each time, whose page faults cost more than the attention itself.
   int64_t attention_score_budget_bytes = int64_t{16} << 20;
 };
 
