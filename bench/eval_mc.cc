@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   int64_t limit = argc > 5 ? std::atoll(argv[5]) : 200;
   int batch = argc > 6 ? std::atoi(argv[6]) : 8;
   const int window = argc > 7 ? std::atoi(argv[7]) : 0;
+  std::string window_dir;  // removed at the end
   if (window > 0) {
     namespace fs = std::filesystem;
     fs::path tmp = fs::temp_directory_path() /
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
     cfg["max_position_embeddings"] = window;
     std::ofstream(tmp / "config.json") << cfg.dump(2);
     std::printf("window %d: %s\n", window, tmp.string().c_str());
-    model_dir = tmp.string();
+    model_dir = window_dir = tmp.string();
   }
 
   auto lm = model::CausalLM::Load(model_dir);
@@ -107,5 +108,6 @@ int main(int argc, char** argv) {
       std::printf("\n");
     }
   }
+  if (!window_dir.empty()) std::filesystem::remove_all(window_dir);
   return 0;
 }
