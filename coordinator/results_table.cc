@@ -177,7 +177,10 @@ const char* Arrow(const std::string& metric) {
 
 std::string BlockTitle(const Block& b) {
   std::string bits = b.method == "fp16" ? "" : " W" + b.bits;
-  return absl::StrCat(b.model, " | ", b.method, bits, " | ", b.shots, "-shot");
+  // shots -1: each task's own default (kTaskDefaultShots).
+  const std::string shots =
+      b.shots == "-1" ? "task-default shots" : b.shots + "-shot";
+  return absl::StrCat(b.model, " | ", b.method, bits, " | ", shots);
 }
 
 // `metric_of`: test set -> metric. When every test set uses the same metric

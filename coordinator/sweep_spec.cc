@@ -513,6 +513,16 @@ class Parser {
       if (!n) return absl::OkStatus();
       out->clear();
       Param p{Type::kInt, lo, hi};
+      // shots: `default` (or -1) is each task's own few-shot default.
+      const bool is_shots = std::string(key) == "shots";
+      auto is_default = [&](const YAML::Node& x) {
+        return is_shots && x.IsScalar() &&
+               (x.Scalar() == "default" || x.Scalar() == "-1");
+      };
+      if (n.IsScalar() && is_default(n)) {
+        out->push_back(kTaskDefaultShots);
+        return absl::OkStatus();
+      }
       if (n.IsScalar()) {
         QG_ASSIGN_OR_RETURN(json v, Scalar(n, key, p));
         out->push_back(v.get<int64_t>());
@@ -522,7 +532,10 @@ class Parser {
         return Err(n, key, "expected an integer or a non-empty list");
       }
       for (const auto& x : n) {
-        QG_ASSIGN_OR_RETURN(json v, Scalar(x, key, p));
+        json v = kTaskDefaultShots;
+        if (!is_default(x)) {
+          QG_ASSIGN_OR_RETURN(v, Scalar(x, key, p));
+        }
         if (std::find(out->begin(), out->end(), v.get<int64_t>()) !=
             out->end()) {
           return Err(x, key, "duplicate value " + x.Scalar());

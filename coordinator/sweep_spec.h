@@ -48,6 +48,8 @@ struct CellFilter {
   std::map<std::string, std::vector<std::string>> match;
 };
 
+inline constexpr int kTaskDefaultShots = -1;
+
 struct SweepSpec {
   std::string file;  // for messages
   std::string name;
@@ -56,7 +58,10 @@ struct SweepSpec {
   std::vector<nlohmann::json> methods;  // expanded variants
   std::vector<NamedEntry> calibration;
   std::vector<NamedEntry> tests;
-  std::vector<int> shots = {0};
+  // Few-shot examples per prompt; kTaskDefaultShots (`default` or -1 in
+  // YAML, the default) is each task's own setting, as the paper ran them
+  // (BOSS's fixed demonstrations, MMLU/C-Eval 5, most others 0).
+  std::vector<int> shots = {kTaskDefaultShots};
   std::vector<int64_t> seeds = {0};
   int repeats = 1;
   int priority = 0;

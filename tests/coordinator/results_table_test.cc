@@ -27,6 +27,17 @@ std::vector<ResultRow> Rows() {
           Row(3, "c4", "wiki", 20, 0.3), Row(4, "c4", "c4", 21, 0.6)};
 }
 
+TEST(RenderResults, TaskDefaultShotsAreNamedNotPrintedAsMinusOne) {
+  std::vector<ResultRow> rows = Rows();
+  for (auto& r : rows) r.labels["shots"] = -1;
+  auto md = RenderResults(rows, "ppl", "markdown");
+  ASSERT_TRUE(md.ok()) << md.status();
+  EXPECT_NE(md->find("### tiny | gptq W4 | task-default shots"),
+            std::string::npos)
+      << *md;
+  EXPECT_EQ(md->find("-1-shot"), std::string::npos) << *md;
+}
+
 TEST(RenderResults, MarkdownMarksIidAndBoldsTheBestPerRow) {
   auto md = RenderResults(Rows(), "ppl", "markdown");
   ASSERT_TRUE(md.ok()) << md.status();

@@ -166,6 +166,33 @@ TEST(ExpandGrid, SeedsAndRepeatsMultiplyJobs) {
   EXPECT_EQ(g->jobs.size(), 28u * 4);
 }
 
+TEST(ParseSweepSpec, ShotsDefaultToEachTasksOwnSetting) {
+  // Without `shots`, every job asks for its task's default (-1): BOSS's
+  // fixed demonstrations, MMLU's 5 shots, ... as the paper ran them.
+  std::string yaml = kSpec;
+  yaml.replace(yaml.find("shots: [0, 1]\n"), 14, "");
+  auto spec = ParseSweepSpec(yaml, "s.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->shots, std::vector<int>{kTaskDefaultShots});
+  auto g = ExpandGrid(*spec, kDefaultMaxJobs);
+  ASSERT_TRUE(g.ok()) << g.status();
+  for (const auto& j : g->jobs) EXPECT_EQ(j.config["job"]["shots"], -1);
+
+  // `default` mixes with numbers; duplicates and other negatives are refused.
+  yaml = kSpec;
+  yaml.replace(yaml.find("shots: [0, 1]"), 13, "shots: [default, 5]");
+  spec = ParseSweepSpec(yaml, "s.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(spec->shots, (std::vector<int>{kTaskDefaultShots, 5}));
+  yaml = kSpec;
+  yaml.replace(yaml.find("shots: [0, 1]"), 13, "shots: [default, -1]");
+  EXPECT_NE(ErrorOf(yaml).find("duplicate"), std::string::npos)
+      << ErrorOf(yaml);
+  yaml = kSpec;
+  yaml.replace(yaml.find("shots: [0, 1]"), 13, "shots: [-2]");
+  EXPECT_NE(ErrorOf(yaml).find("shots"), std::string::npos) << ErrorOf(yaml);
+}
+
 TEST(ParseSweepSpec, ErrorsNameFileLineAndColumn) {
   EXPECT_EQ(ErrorOf(std::string(kSpec) + "colour: red\n"),
             "s.yaml:19:1: unknown key 'colour' (allowed: calibration, "
