@@ -106,22 +106,17 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer,
                       LoadSplit(task, eval_split, data_dir));
   const int64_t original = static_cast<int64_t>(all_docs.size());
   std::vector<Document> docs;
-  std::vector<int64_t> doc_pos;  // index in all_docs (few-shot exclusion)
   if (opts.limit > 0 && !task.subjects.empty()) {
     // Grouped tasks: the first `limit` documents of every subject, as
     // lm-eval applies --limit to each subtask.
     std::map<std::string, int64_t> taken;
     for (size_t i = 0; i < all_docs.size(); ++i)
-      if (taken[all_docs[i].fields.value("subject", "")]++ < opts.limit) {
+      if (taken[all_docs[i].fields.value("subject", "")]++ < opts.limit)
         docs.push_back(all_docs[i]);
-        doc_pos.push_back(static_cast<int64_t>(i));
-      }
   } else {
     docs = all_docs;
     if (opts.limit > 0 && static_cast<int64_t>(docs.size()) > opts.limit)
       docs.resize(opts.limit);
-    for (size_t i = 0; i < docs.size(); ++i)
-      doc_pos.push_back(static_cast<int64_t>(i));
   }
   if (docs.empty())
     return absl::InvalidArgumentError(absl::StrCat(
@@ -155,8 +150,14 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer,
            task.metrics.end();
   };
 
+  // Shots drawn document by document in order, as lm-eval draws them.
+  std::vector<std::vector<int64_t>> shots(n);
+  if (k > 0) {
+    ShotSampler sampler(task, pool, same_split, k, seed);
+    for (int64_t i = 0; i < n; ++i) shots[i] = sampler.Next(docs[i]);
+  }
   auto prefix_of = [&](int64_t i) {
-    return FewshotPrefix(task, pool, docs[i], doc_pos[i], same_split, k, seed);
+    return FewshotPrefix(task, pool, docs[i], shots[i]);
   };
 
   switch (task.output_type) {

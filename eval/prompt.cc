@@ -1,7 +1,6 @@
 #include "eval/prompt.h"
 
 #include <algorithm>
-#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -131,51 +130,68 @@ absl::StatusOr<std::string> FormatShot(const TaskConfig& c, const Document& d) {
   return text + c.target_delimiter + target;
 }
 
-std::vector<int64_t> SelectShots(const TaskConfig& c,
-                                 const std::vector<Document>& pool,
-                                 const Document& doc, int64_t doc_index,
-                                 bool same_split, int k, uint64_t seed) {
-  if (k <= 0) return {};
-  // Candidates: same subject for grouped tasks, never the doc itself.
-  std::vector<int64_t> cand;
-  const json* subject =
-      doc.fields.contains("subject") ? &doc.fields["subject"] : nullptr;
-  for (int64_t i = 0; i < static_cast<int64_t>(pool.size()); ++i) {
-    if (subject && (!pool[i].fields.contains("subject") ||
-                    pool[i].fields["subject"] != *subject))
-      continue;
-    if (same_split ? (i == doc_index) : (pool[i].fields == doc.fields))
-      continue;
-    cand.push_back(i);
+ShotSampler::ShotSampler(const TaskConfig& c, const std::vector<Document>& pool,
+                         bool same_split, int k, uint64_t seed)
+    : c_(c), pool_(pool), same_split_(same_split), k_(k), seed_(seed) {}
+
+std::vector<int64_t> ShotSampler::Next(const Document& doc) {
+  if (k_ <= 0) return {};
+  // Grouped tasks draw from the document's own subject.
+  const bool grouped = doc.fields.contains("subject");
+  const std::string key = grouped ? doc.fields["subject"].dump() : "";
+  auto it = candidates_.find(key);
+  if (it == candidates_.end()) {
+    std::vector<int64_t> cand;
+    for (int64_t i = 0; i < static_cast<int64_t>(pool_.size()); ++i) {
+      if (grouped && (!pool_[i].fields.contains("subject") ||
+                      pool_[i].fields["subject"] != doc.fields["subject"]))
+        continue;
+      cand.push_back(i);
+    }
+    it = candidates_.emplace(key, std::move(cand)).first;
   }
-  if (c.fewshot_sampler == "first_n") {
-    if (static_cast<int64_t>(cand.size()) > k) cand.resize(k);
-    return cand;
+  const std::vector<int64_t>& cand = it->second;
+  auto is_doc = [&](int64_t i) { return pool_[i].fields == doc.fields; };
+  std::vector<int64_t> out;
+  if (c_.fewshot_sampler == "first_n") {
+    for (int64_t i : cand) {
+      if (static_cast<int>(out.size()) == k_) break;
+      if (!is_doc(i)) out.push_back(i);
+    }
+    return out;
   }
-  // Partial Fisher-Yates with a per-document stream.
-  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ULL +
-                      static_cast<uint64_t>(doc_index) + 1);
-  int64_t take = std::min<int64_t>(k, cand.size());
-  for (int64_t i = 0; i < take; ++i) {
-    int64_t j = i + static_cast<int64_t>(rng() % (cand.size() - i));
-    std::swap(cand[i], cand[j]);
+  PyRandom& rng = rngs_.try_emplace(key, seed_).first->second;
+  const int64_t n = static_cast<int64_t>(cand.size());
+  std::vector<int64_t> drawn =
+      rng.Sample(n, std::min<int64_t>(n, same_split_ ? k_ + 1 : k_));
+  for (int64_t j : drawn) {
+    if (static_cast<int>(out.size()) == k_) break;
+    if (!is_doc(cand[j])) out.push_back(cand[j]);
   }
-  cand.resize(take);
-  return cand;
+  // Another split holding the document itself: replace it (see above).
+  if (!same_split_ && static_cast<int>(out.size()) < k_) {
+    int64_t eligible = 0;
+    for (int64_t i : cand) eligible += !is_doc(i);
+    while (static_cast<int64_t>(out.size()) < std::min<int64_t>(k_, eligible)) {
+      const int64_t j = cand[rng.RandBelow(static_cast<uint32_t>(n))];
+      if (!is_doc(j) && std::find(out.begin(), out.end(), j) == out.end())
+        out.push_back(j);
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<std::string> FewshotPrefix(const TaskConfig& c,
                                           const std::vector<Document>& pool,
                                           const Document& doc,
-                                          int64_t doc_index, bool same_split,
-                                          int k, uint64_t seed) {
+                                          const std::vector<int64_t>& shots) {
   std::string out;
   if (!c.description.empty()) {
     auto d = RenderTemplate(c.description, doc.fields);
     if (!d.ok()) return At(c, doc, "description", d.status());
     out = *d;
   }
-  for (int64_t i : SelectShots(c, pool, doc, doc_index, same_split, k, seed)) {
+  for (int64_t i : shots) {
     QG_ASSIGN_OR_RETURN(std::string shot, FormatShot(c, pool[i]));
     out += shot + c.fewshot_delimiter;
   }

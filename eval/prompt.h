@@ -24,11 +24,13 @@
 #define QGRID_EVAL_PROMPT_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "eval/dataset.h"
+#include "eval/py_random.h"
 #include "eval/task_config.h"
 
 namespace qgrid::eval {
@@ -46,20 +48,43 @@ absl::StatusOr<std::vector<std::string>> GoldAnswers(const TaskConfig& c,
 // doc_to_text + target_delimiter + target, as a few-shot example.
 absl::StatusOr<std::string> FormatShot(const TaskConfig& c, const Document& d);
 
-// Indices into `pool` of the shots for the document at `doc_index` of the
-// scored split. `same_split`: the pool is the scored split.
-std::vector<int64_t> SelectShots(const TaskConfig& c,
-                                 const std::vector<Document>& pool,
-                                 const Document& doc, int64_t doc_index,
-                                 bool same_split, int k, uint64_t seed);
+// Few-shot picks (indices into `pool`) for the scored documents, in
+// evaluation order, made as lm-evaluation-harness makes them so that prompts
+// and numbers line up with its runs:
+//  - `random`: one Python random.Random(seed) per subject (lm-eval runs
+//    each subject as its own task, seeded 1234), advanced document by
+//    document: sample(subject's pool, k + 1) when the pool is the scored
+//    split, dropping the scored document itself (by content), else
+//    sample(subject's pool, k);
+//  - `first_n`: the first k of the subject's pool other than the document.
+// A document never gets itself as a shot: when the pool is another split
+// and a draw holds a document with the same content (lm-eval would keep
+// it), it is dropped and replaced by further draws. With fewer than k
+// candidates all of them are used (lm-eval raises instead).
+class ShotSampler {
+ public:
+  ShotSampler(const TaskConfig& c, const std::vector<Document>& pool,
+              bool same_split, int k, uint64_t seed);
+  // The shots of the next scored document; call once per document, in
+  // evaluation order.
+  std::vector<int64_t> Next(const Document& doc);
 
-// description + shots + fd; the prefix before doc_to_text (or before the
-// context option of a multiple_input task).
+ private:
+  const TaskConfig& c_;
+  const std::vector<Document>& pool_;
+  bool same_split_;
+  int k_;
+  uint64_t seed_;
+  std::map<std::string, std::vector<int64_t>> candidates_;  // by subject
+  std::map<std::string, PyRandom> rngs_;                    // by subject
+};
+
+// description + the given shots + fd; the prefix before doc_to_text (or
+// before the context option of a multiple_input task).
 absl::StatusOr<std::string> FewshotPrefix(const TaskConfig& c,
                                           const std::vector<Document>& pool,
                                           const Document& doc,
-                                          int64_t doc_index, bool same_split,
-                                          int k, uint64_t seed);
+                                          const std::vector<int64_t>& shots);
 
 }  // namespace qgrid::eval
 
