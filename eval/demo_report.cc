@@ -111,17 +111,6 @@ std::string OpeningWords(const std::string& doc) {
   return out;
 }
 
-// log p(t) of the add-one smoothed unigram of `train` (the estimate
-// model::UnigramPerplexity uses).
-std::vector<double> UnigramLogProbs(const std::vector<int>& train, int vocab) {
-  std::vector<double> counts(vocab, 1.0);
-  for (int t : train)
-    if (t >= 0 && t < vocab) counts[t] += 1;
-  const double denom = static_cast<double>(train.size()) + vocab;
-  for (double& c : counts) c = std::log(c / denom);
-  return counts;
-}
-
 // The domain whose unigram gives `ids` the highest log-likelihood.
 std::string JudgeDomain(const std::vector<int>& ids,
                         const std::vector<std::vector<double>>& logp,
@@ -212,7 +201,7 @@ absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
   // Per-domain add-one unigram log-probabilities, to judge continuations.
   std::vector<std::vector<double>> unigram_logp(domains.size());
   for (size_t i = 0; i < domains.size(); ++i)
-    unigram_logp[i] = UnigramLogProbs(train[i], rep.vocab_size);
+    unigram_logp[i] = model::UnigramLogProbs(train[i], rep.vocab_size);
 
   for (size_t i = 0; i < domains.size(); ++i) {
     DemoDomainReport dr;

@@ -227,22 +227,31 @@ absl::StatusOr<PerplexityResult> StreamPerplexity(
   return r;
 }
 
+std::vector<double> UnigramLogProbs(const std::vector<int>& train,
+                                    int vocab_size) {
+  // Add-one (Laplace) smoothing: p(t) = (c_t + 1) / (N + V).
+  std::vector<double> logp(vocab_size, 1.0);
+  for (int t : train) {
+    if (t >= 0 && t < vocab_size) logp[t] += 1;
+  }
+  const double denom = static_cast<double>(train.size()) + vocab_size;
+  for (double& c : logp) c = std::log(c / denom);
+  return logp;
+}
+
 PerplexityResult UnigramPerplexity(const std::vector<int>& train,
                                    const std::vector<int>& test, int vocab_size,
                                    int seq_len) {
-  // Add-one (Laplace) smoothing: p(t) = (c_t + 1) / (N + V).
-  std::vector<double> counts(vocab_size, 0.0);
-  for (int t : train) {
-    if (t >= 0 && t < vocab_size) counts[t] += 1;
-  }
-  double denom = static_cast<double>(train.size()) + vocab_size;
+  const std::vector<double> logp = UnigramLogProbs(train, vocab_size);
+  // Ids outside the vocabulary get the probability of an unseen token.
+  const double unseen =
+      std::log(1.0 / (static_cast<double>(train.size()) + vocab_size));
   PerplexityResult r;
   int64_t windows = static_cast<int64_t>(test.size()) / seq_len;
   for (int64_t w = 0; w < windows; ++w) {
     for (int64_t i = w * seq_len + 1; i < (w + 1) * seq_len; ++i) {
       int t = test[i];
-      double c = (t >= 0 && t < vocab_size) ? counts[t] : 0.0;
-      r.nll_sum -= std::log((c + 1.0) / denom);
+      r.nll_sum -= (t >= 0 && t < vocab_size) ? logp[t] : unseen;
       ++r.tokens;
     }
   }

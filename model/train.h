@@ -123,6 +123,11 @@ absl::StatusOr<PerplexityResult> StreamPerplexity(
     const CausalLM& lm, const std::vector<int>& stream, int seq_len,
     int batch_size = 8);
 
+// log p(t) for every id of the add-one smoothed unigram model of `train`:
+// p(t) = (count_t + 1) / (|train| + vocab_size).
+std::vector<double> UnigramLogProbs(const std::vector<int>& train,
+                                    int vocab_size);
+
 // The add-one smoothed unigram model of `train` over `vocab_size` ids,
 // scored on exactly the tokens StreamPerplexity predicts in `test`.
 PerplexityResult UnigramPerplexity(const std::vector<int>& train,
