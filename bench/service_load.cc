@@ -63,7 +63,7 @@
 #include "coordinator/sweep_spec.h"
 #include "db/sqlite_store.h"
 #include "proto/qgrid.grpc.pb.h"
-#include "worker/rpc_client.h"
+#include "rpc/client.h"
 
 namespace pb = ::qgrid::v1;
 
@@ -155,9 +155,8 @@ std::string DispatchSpec(int keys) {
          std::to_string(keys) + "\n";
 }
 
-std::string Submit(const qgrid::worker::RpcOptions& rpc,
-                   const std::string& yaml) {
-  auto stub = pb::ClientService::NewStub(qgrid::worker::MakeChannel(rpc));
+std::string Submit(const qgrid::rpc::RpcOptions& rpc, const std::string& yaml) {
+  auto stub = pb::ClientService::NewStub(qgrid::rpc::MakeChannel(rpc));
   pb::SubmitSweepRequest req;
   req.set_spec_yaml(yaml);
   req.set_spec_name("bench.yaml");
@@ -165,7 +164,7 @@ std::string Submit(const qgrid::worker::RpcOptions& rpc,
   req.set_no_cache(true);
   pb::SubmitSweepResponse resp;
   grpc::ClientContext ctx;
-  qgrid::worker::PrepareContext(&ctx, rpc, 60000);
+  qgrid::rpc::PrepareContext(&ctx, rpc, 60000);
   grpc::Status s = stub->SubmitSweep(&ctx, req, &resp);
   if (!s.ok()) {
     std::fprintf(stderr, "submit failed: %s\n", s.error_message().c_str());
@@ -175,13 +174,13 @@ std::string Submit(const qgrid::worker::RpcOptions& rpc,
 }
 
 pb::SweepStatus Status(pb::ClientService::Stub* stub,
-                       const qgrid::worker::RpcOptions& rpc,
+                       const qgrid::rpc::RpcOptions& rpc,
                        const std::string& id) {
   pb::GetSweepStatusRequest req;
   req.set_sweep_id(id);
   pb::GetSweepStatusResponse resp;
   grpc::ClientContext ctx;
-  qgrid::worker::PrepareContext(&ctx, rpc);
+  qgrid::rpc::PrepareContext(&ctx, rpc);
   stub->GetSweepStatus(&ctx, req, &resp);
   return resp.status();
 }
@@ -193,15 +192,15 @@ pb::SweepStatus Status(pb::ClientService::Stub* stub,
 //   then "L <ms>" per LeaseJobs call and "R <ms>" per ReportResult call.
 int ChildMain(const std::string& address, const std::string& name, int batch,
               const std::string& out) {
-  qgrid::worker::RpcOptions rpc;
+  qgrid::rpc::RpcOptions rpc;
   rpc.address = address;
-  auto stub = pb::WorkerService::NewStub(qgrid::worker::MakeChannel(rpc));
+  auto stub = pb::WorkerService::NewStub(qgrid::rpc::MakeChannel(rpc));
   pb::RegisterWorkerRequest rr;
   rr.set_name(name);
   pb::RegisterWorkerResponse rresp;
   {
     grpc::ClientContext rc;
-    qgrid::worker::PrepareContext(&rc, rpc);
+    qgrid::rpc::PrepareContext(&rc, rpc);
     grpc::Status s = stub->RegisterWorker(&rc, rr, &rresp);
     if (!s.ok()) {
       std::fprintf(stderr, "register: %s\n", s.error_message().c_str());
@@ -222,7 +221,7 @@ int ChildMain(const std::string& address, const std::string& name, int batch,
     lr.set_max_jobs(batch);
     pb::LeaseJobsResponse lresp;
     grpc::ClientContext lc;
-    qgrid::worker::PrepareContext(&lc, rpc);
+    qgrid::rpc::PrepareContext(&lc, rpc);
     int64_t a = MonoNs();
     if (first == 0) first = a;
     grpc::Status s = stub->LeaseJobs(&lc, lr, &lresp);
@@ -243,7 +242,7 @@ int ChildMain(const std::string& address, const std::string& name, int batch,
       (*req.mutable_result()->mutable_metrics())["ppl"] = 1.0;
       pb::ReportResultResponse resp;
       grpc::ClientContext rc;
-      qgrid::worker::PrepareContext(&rc, rpc);
+      qgrid::rpc::PrepareContext(&rc, rpc);
       int64_t b = MonoNs();
       grpc::Status rs = stub->ReportResult(&rc, req, &resp);
       last = MonoNs();
@@ -345,9 +344,9 @@ int main(int argc, char** argv) {
   if (coord.address.empty()) return 1;
   std::printf("coordinator: pid %d on %s (SQLite WAL in %s)\n", coord.pid,
               coord.address.c_str(), dir.c_str());
-  qgrid::worker::RpcOptions rpc;
+  qgrid::rpc::RpcOptions rpc;
   rpc.address = coord.address;
-  auto client = pb::ClientService::NewStub(qgrid::worker::MakeChannel(rpc));
+  auto client = pb::ClientService::NewStub(qgrid::rpc::MakeChannel(rpc));
 
   // ---- Phase 1: dispatch throughput and claim latency. -------------------
   int keys = std::max(1, jobs / 8);
@@ -428,7 +427,7 @@ int main(int argc, char** argv) {
     pb::ListWorkersRequest req;
     pb::ListWorkersResponse resp;
     grpc::ClientContext ctx;
-    qgrid::worker::PrepareContext(&ctx, rpc);
+    qgrid::rpc::PrepareContext(&ctx, rpc);
     client->ListWorkers(&ctx, req, &resp);
     int n = 0;
     for (const auto& w : resp.workers())

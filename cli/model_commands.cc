@@ -16,11 +16,12 @@
 #include "common/status_macros.h"
 #include "eval/perplexity.h"
 #include "model/causal_lm.h"
-#include "quant/export.h"
 #include "model/config.h"
 #include "model/safetensors.h"
 #include "model/tokenizer.h"
+#include "model/torch_util.h"
 #include "nlohmann/json.hpp"
+#include "quant/export.h"
 
 namespace qgrid::cli {
 namespace {
@@ -35,21 +36,6 @@ constexpr char kModelHelp[] =
 constexpr char kDtypeHelp[] =
     "Compute dtype of the weights and activations: fp32 (default on CPU), "
     "bf16 or fp16";
-
-// Prints "qgrid <cmd>: <message>" and sets exit code 1.
-void Fail(const std::string& cmd, const absl::Status& s) {
-  std::fprintf(stderr, "qgrid %s: %s\n", cmd.c_str(),
-               std::string(s.message()).c_str());
-  SetExitCode(1);
-}
-
-absl::StatusOr<at::ScalarType> ParseDtype(const std::string& s) {
-  if (s == "fp32" || s == "float32" || s == "f32") return at::kFloat;
-  if (s == "bf16" || s == "bfloat16") return at::kBFloat16;
-  if (s == "fp16" || s == "float16" || s == "f16") return at::kHalf;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--dtype: unknown dtype \"", s, "\" (fp32, bf16, fp16)"));
-}
 
 absl::Status CheckModelDir(const std::string& dir, bool need_config) {
   std::error_code ec;
@@ -86,7 +72,7 @@ absl::StatusOr<std::unique_ptr<model::CausalLM>> LoadModel(
     const std::string& dir, const std::string& dtype) {
   QG_RETURN_IF_ERROR(CheckModelDir(dir, /*need_config=*/true));
   model::LoadOptions opts;
-  QG_ASSIGN_OR_RETURN(opts.dtype, ParseDtype(dtype));
+  QG_ASSIGN_OR_RETURN(opts.dtype, model::ParseDtype(dtype, "--dtype"));
   // quant::LoadModel reads plain checkpoints and gptq/awq/fake exports.
   return quant::LoadModel(dir, opts);
 }
@@ -265,7 +251,7 @@ void RegisterModelCommands(CLI::App& app) {
   info_cmd->add_flag("--json", info->json, "Print one JSON object");
   info_cmd->callback([info] {
     absl::Status s = RunInfo(*info);
-    if (!s.ok()) Fail("model info", s);
+    ReportError("model info", s);
   });
 
   // qgrid tokenize
@@ -286,7 +272,7 @@ void RegisterModelCommands(CLI::App& app) {
                    "Do not add BOS/EOS (add_special_tokens=False)");
   tk_cmd->callback([tk] {
     absl::Status s = RunTokenize(*tk);
-    if (!s.ok()) Fail("tokenize", s);
+    ReportError("tokenize", s);
   });
 
   // qgrid generate
@@ -305,7 +291,7 @@ void RegisterModelCommands(CLI::App& app) {
                     "Keep generating after the end-of-sequence token");
   gen_cmd->callback([gen] {
     absl::Status s = RunGenerate(*gen);
-    if (!s.ok()) Fail("generate", s);
+    ReportError("generate", s);
   });
 
   // qgrid ppl
@@ -334,7 +320,7 @@ void RegisterModelCommands(CLI::App& app) {
                     "\"seqlen\", \"predicted_tokens\"}");
   ppl_cmd->callback([ppl] {
     absl::Status s = RunPpl(*ppl);
-    if (!s.ok()) Fail("ppl", s);
+    ReportError("ppl", s);
   });
 }
 

@@ -18,6 +18,7 @@
 #include "glog/logging.h"
 #include "nlohmann/json.hpp"
 #include "proto/qgrid.grpc.pb.h"
+#include "rpc/client.h"
 
 namespace qgrid::coordinator {
 namespace {
@@ -25,11 +26,7 @@ namespace {
 using json = nlohmann::json;
 namespace pb = ::qgrid::v1;
 
-grpc::Status ToGrpc(const absl::Status& s) {
-  if (s.ok()) return grpc::Status::OK;
-  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
-                      std::string(s.message()));
-}
+using rpc::ToGrpc;
 
 constexpr size_t kMaxId = 256;
 

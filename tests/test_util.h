@@ -25,11 +25,13 @@ struct QgridResult {
 };
 
 // Runs `qgrid ARGS` through the shell (ARGS is shell text); stderr is merged
-// into `out` when `with_stderr`, else discarded.
-inline QgridResult RunQgrid(const std::string& args, bool with_stderr = false) {
+// into `out` when `with_stderr`, else discarded. `env` (shell text such as
+// "A=1 B=2") is set for that one run.
+inline QgridResult RunQgrid(const std::string& args, bool with_stderr = false,
+                            const std::string& env = "") {
   QgridResult r;
-  std::string cmd =
-      QgridBinary() + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  std::string cmd = (env.empty() ? "" : "env " + env + " ") + QgridBinary() +
+                    " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
   std::array<char, 4096> buf;

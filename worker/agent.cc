@@ -41,7 +41,7 @@ class WorkerAgent::Impl {
   Impl(AgentOptions o, JobExecutor* ex)
       : opts(std::move(o)),
         executor(ex),
-        channel(MakeChannel(opts.rpc)),
+        channel(rpc::MakeChannel(opts.rpc)),
         stub(pb::WorkerService::NewStub(channel)) {}
 
   AgentOptions opts;
@@ -128,7 +128,7 @@ class WorkerAgent::Impl {
         req.add_held_quant_keys(k);
       pb::RegisterWorkerResponse resp;
       grpc::ClientContext ctx;
-      PrepareContext(&ctx, opts.rpc);
+      rpc::PrepareContext(&ctx, opts.rpc);
       grpc::Status s = stub->RegisterWorker(&ctx, req, &resp);
       if (s.ok()) {
         failures_in_a_row = 0;
@@ -139,9 +139,9 @@ class WorkerAgent::Impl {
                   << opts.rpc.address;
         return absl::OkStatus();
       }
-      if (!IsTransient(s)) {
+      if (!rpc::IsTransient(s)) {
         return absl::Status(
-            FromGrpc(s).code(),
+            rpc::FromGrpc(s).code(),
             "coordinator refused registration: " + s.error_message());
       }
       int64_t b = Backoff();
@@ -165,7 +165,7 @@ class WorkerAgent::Impl {
         id = worker_id;
       }
       grpc::ClientContext ctx;
-      PrepareContext(&ctx, opts.rpc);
+      rpc::PrepareContext(&ctx, opts.rpc);
       grpc::Status s;
       std::string what;
       if (r.kind == PendingReport::kResult) {
@@ -189,7 +189,7 @@ class WorkerAgent::Impl {
         s = stub->ReportFailure(&ctx, req, &resp);
         what = resp.job_state();
       }
-      if (!s.ok() && IsTransient(s)) {
+      if (!s.ok() && rpc::IsTransient(s)) {
         LOG(WARNING) << "report of job " << r.job_id << " not delivered ("
                      << s.error_message() << "); keeping it";
         return false;
@@ -321,7 +321,7 @@ class WorkerAgent::Impl {
       for (const auto& k : executor->HeldQuantKeys())
         req.add_held_quant_keys(k);
       grpc::ClientContext ctx;
-      PrepareContext(&ctx, opts.rpc, std::max<int64_t>(1000, 2 * every));
+      rpc::PrepareContext(&ctx, opts.rpc, std::max<int64_t>(1000, 2 * every));
       pb::HeartbeatResponse resp;
       grpc::Status s = stub->Heartbeat(&ctx, req, &resp);
       if (!s.ok()) {
@@ -397,7 +397,7 @@ class WorkerAgent::Impl {
         req.add_held_quant_keys(k);
       pb::LeaseJobsResponse resp;
       grpc::ClientContext ctx;
-      PrepareContext(&ctx, opts.rpc);
+      rpc::PrepareContext(&ctx, opts.rpc);
       grpc::Status s = stub->LeaseJobs(&ctx, req, &resp);
       if (!s.ok()) {
         if (s.error_code() == grpc::StatusCode::NOT_FOUND) {
@@ -408,8 +408,8 @@ class WorkerAgent::Impl {
           if (!r.ok()) return absl::IsCancelled(r) ? absl::OkStatus() : r;
           continue;
         }
-        if (!IsTransient(s)) {
-          return absl::Status(FromGrpc(s).code(),
+        if (!rpc::IsTransient(s)) {
+          return absl::Status(rpc::FromGrpc(s).code(),
                               "coordinator refused: " + s.error_message());
         }
         int64_t b = Backoff();

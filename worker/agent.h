@@ -20,13 +20,13 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "rpc/client.h"
 #include "worker/executor.h"
-#include "worker/rpc_client.h"
 
 namespace qgrid::worker {
 
 struct AgentOptions {
-  RpcOptions rpc;
+  rpc::RpcOptions rpc;
   std::string name;
   std::string device = "cpu";
   int64_t memory_bytes = 0;

@@ -70,7 +70,7 @@ class AgentTest : public ::testing::Test {
   }
 
   std::unique_ptr<pb::ClientService::Stub> Client() {
-    return pb::ClientService::NewStub(MakeChannel(rpc_));
+    return pb::ClientService::NewStub(rpc::MakeChannel(rpc_));
   }
 
   std::string Submit(const std::string& yaml) {
@@ -79,7 +79,7 @@ class AgentTest : public ::testing::Test {
     req.set_spec_name("t.yaml");
     pb::SubmitSweepResponse resp;
     grpc::ClientContext ctx;
-    PrepareContext(&ctx, rpc_);
+    rpc::PrepareContext(&ctx, rpc_);
     grpc::Status s = Client()->SubmitSweep(&ctx, req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return resp.sweep_id();
@@ -90,7 +90,7 @@ class AgentTest : public ::testing::Test {
     req.set_sweep_id(id);
     pb::GetSweepStatusResponse resp;
     grpc::ClientContext ctx;
-    PrepareContext(&ctx, rpc_);
+    rpc::PrepareContext(&ctx, rpc_);
     grpc::Status s = Client()->GetSweepStatus(&ctx, req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
     return resp.status();
@@ -114,7 +114,7 @@ class AgentTest : public ::testing::Test {
     req.set_sweep_id(id);
     pb::GetResultsResponse resp;
     grpc::ClientContext ctx;
-    PrepareContext(&ctx, rpc_);
+    rpc::PrepareContext(&ctx, rpc_);
     EXPECT_TRUE(Client()->GetResults(&ctx, req, &resp).ok());
     return resp;
   }
@@ -132,7 +132,7 @@ class AgentTest : public ::testing::Test {
 
   std::string dir_;
   coordinator::ServerOptions opts_;
-  RpcOptions rpc_;
+  rpc::RpcOptions rpc_;
   std::unique_ptr<CoordinatorServer> server_;
   std::vector<std::unique_ptr<SyntheticExecutor>> executors_;
   std::vector<std::unique_ptr<WorkerAgent>> agents_;
@@ -181,7 +181,7 @@ TEST_F(AgentTest, CancellationStopsTheRunningJobThroughHeartbeats) {
   req.set_sweep_id(id);
   pb::CancelSweepResponse resp;
   grpc::ClientContext ctx;
-  PrepareContext(&ctx, rpc_);
+  rpc::PrepareContext(&ctx, rpc_);
   ASSERT_TRUE(Client()->CancelSweep(&ctx, req, &resp).ok());
   EXPECT_EQ(resp.cancelled(), 6);
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(5);

@@ -1,14 +1,13 @@
-#include "worker/rpc_client.h"
+#include "rpc/client.h"
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/file_util.h"
 
-namespace qgrid::worker {
+namespace qgrid::rpc {
 
 std::shared_ptr<grpc::Channel> MakeChannel(const RpcOptions& o) {
   std::shared_ptr<grpc::ChannelCredentials> creds;
@@ -49,6 +48,45 @@ absl::Status FromGrpc(const grpc::Status& s) {
                       s.error_message());
 }
 
+grpc::Status ToGrpc(const absl::Status& s) {
+  if (s.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                      std::string(s.message()));
+}
+
+absl::Status FromGrpcWithHint(const grpc::Status& s,
+                              const std::string& address) {
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::Status(
+        static_cast<absl::StatusCode>(s.error_code()),
+        absl::StrCat("coordinator ", address,
+                     " unreachable: ", s.error_message(),
+                     " (start one with `qgrid coordinator`, or set "
+                     "--coordinator / QGRID_COORDINATOR)"));
+  }
+  return FromGrpc(s);
+}
+
+absl::Status LoadClientCredentials(const std::string& token_file,
+                                   const std::string& tls_ca_file, bool tls,
+                                   RpcOptions* o) {
+  if (!token_file.empty()) {
+    auto t = ReadTokenFile(token_file);
+    if (!t.ok()) return t.status();
+    o->auth_token = *t;
+  }
+  if (tls || !tls_ca_file.empty()) {
+    o->tls = true;
+    if (!tls_ca_file.empty()) {
+      auto ca = ReadFileToString(tls_ca_file, 1 << 20);
+      if (!ca.ok()) return ca.status();
+      o->tls_ca_pem = *ca;
+    }
+  }
+  return absl::OkStatus();
+}
+
 bool IsTransient(const grpc::Status& s) {
   switch (s.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
@@ -63,26 +101,12 @@ bool IsTransient(const grpc::Status& s) {
   }
 }
 
-absl::StatusOr<std::string> ReadFileToString(const std::string& path,
-                                             size_t max_bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(path + ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string s = ss.str();
-  if (s.size() > max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": larger than ", max_bytes, " bytes"));
-  }
-  return s;
-}
-
 absl::StatusOr<std::string> ReadTokenFile(const std::string& path) {
-  auto s = ReadFileToString(path, 4096);
+  auto s = qgrid::ReadFileToString(path, 4096);
   if (!s.ok()) return s.status();
   std::string t(absl::StripAsciiWhitespace(*s));
   if (t.empty()) return absl::InvalidArgumentError(path + ": empty token");
   return t;
 }
 
-}  // namespace qgrid::worker
+}  // namespace qgrid::rpc

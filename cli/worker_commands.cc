@@ -1,0 +1,410 @@
+// qgrid worker | run: the commands that run jobs on this machine (a worker
+// for a coordinator; the embedded cluster of `qgrid run`). Built into
+// `qgrid-torch`, which `qgrid` runs for them.
+#include <ATen/Parallel.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "cli/commands.h"
+#include "cli/exit_code.h"
+#include "cli/service_common.h"
+#include "cli/spec_tasks.h"
+#include "cluster/embedded_cluster.h"
+#include "common/file_util.h"
+#include "coordinator/sweep_spec.h"
+#include "eval/demo_corpus.h"
+#include "glog/logging.h"
+#include "worker/agent.h"
+#include "worker/executor.h"
+#include "worker/real_executor.h"
+#include "worker/synthetic_executor.h"
+
+namespace qgrid::cli {
+namespace {
+
+struct WorkerFlags {
+  std::string device = "cpu";
+  std::string cache_dir;
+  std::string name;
+  std::vector<std::string> model_roots;
+  std::vector<std::string> data_dirs;
+  int prefetch = 1;
+  int cache_size = 4;
+  double cache_max_gb = 0;
+  int64_t exit_when_idle_ms = 0;
+  int64_t drain_grace_ms = 60000;
+};
+
+absl::StatusOr<std::unique_ptr<worker::JobExecutor>> MakeExecutor(
+    const WorkerFlags& f) {
+  worker::RealExecutorOptions ro;
+  ro.device = f.device;
+  ro.cache_dir = f.cache_dir;
+  ro.cache_max_bytes = static_cast<int64_t>(f.cache_max_gb * (1 << 30));
+  ro.cache_capacity = f.cache_size;
+  ro.model_roots = f.model_roots;
+  ro.data_dirs = f.data_dirs;
+  auto eval = worker::MakeRealExecutor(ro);
+  if (!eval.ok()) return eval.status();
+  return std::unique_ptr<worker::JobExecutor>(
+      std::make_unique<worker::KindRouter>(
+          worker::MakeSyntheticExecutor(f.cache_size), std::move(*eval)));
+}
+
+void AddWorkerFlags(CLI::App* c, WorkerFlags* f) {
+  c->add_option("--device", f->device, "cpu or cuda:N");
+  c->add_option("--cache-dir", f->cache_dir,
+                "Keep quantized models on disk in DIR, keyed by quant key, so "
+                "a restarted worker (or another worker sharing DIR) loads "
+                "them instead of quantizing again; entries are verified on "
+                "load and a corrupt one is deleted and re-quantized");
+  c->add_option("--cache-max-gb", f->cache_max_gb,
+                "Size limit of --cache-dir in GiB; least recently used "
+                "entries are evicted (0 = no limit)")
+      ->check(CLI::NonNegativeNumber);
+  c->add_option("--model-root", f->model_roots,
+                "Directory models may be read from (repeatable); job paths "
+                "outside every root are refused");
+  c->add_option("--data-dir", f->data_dirs,
+                "Directory datasets may be read from (repeatable)");
+  c->add_option("--prefetch", f->prefetch, "Jobs leased at a time");
+  c->add_option("--cache-size", f->cache_size,
+                "Quantized models kept in memory (LRU)");
+  c->add_option("--exit-when-idle-ms", f->exit_when_idle_ms,
+                "Exit after this long without a job (0 = never)");
+  c->add_option("--drain-grace-ms", f->drain_grace_ms,
+                "On SIGTERM, how long the running job may take to finish "
+                "before it is given back");
+}
+
+// The built-in demo (issue 5/6): the committed tiny model (assets/qgrid-tiny,
+// trained by `qgrid train-tiny`) x {fp16, rtn, gptq, awq} x {3, 2} bits
+// (group size 64) x calibration on each demo text domain x perplexity and
+// multiple choice on each domain. Why 3 and 2 bits, not the paper's 4 and 3:
+// a 3M-parameter model trained for minutes has none of the outlier features
+// that make 7B models fragile, so W4 is indistinguishable from fp16 and W3
+// moves perplexity by ~1%; at W2 the calibration set visibly matters
+// (quotes test, GPTQ W2 g64: calibrated on quotes 201.8, on scripture 204.0;
+// RTN 211.5; fp 201.2). Sized to run in a few minutes on a laptop CPU
+// without making the work fake:
+//   - calibration: 32 windows of 128 tokens (the model's training length)
+//     instead of the paper's 128 x 512;
+//   - perplexity: a fixed token budget of 40 windows x 128 tokens = 5,120
+//     tokens per domain (the start of each held-out test stream; the full
+//     streams are ~400 windows and made three quarters of the demo's time);
+//     every cell of a row is scored on the same tokens, so calibration sets
+//     are compared on equal terms;
+//   - multiple choice: the first 50 items of each domain.
+// Paths are relative to the model root (assets/) and the demo data dir built
+// by `qgrid data build-demo`.
+constexpr char kDemoSpec[] = R"(name: demo
+models:
+  - {name: qgrid-tiny, path: qgrid-tiny, dtype: float32}
+methods:
+  - {name: fp16}
+  - {name: rtn, bits: [3, 2], group_size: 64}
+  - {name: gptq, bits: [3, 2], group_size: 64}
+  - {name: awq, bits: [3, 2], group_size: 64}
+calibration:
+  - {name: scripture, path: scripture/calib.txt, samples: 32, seq_len: 128, domain: scripture}
+  - {name: quotes, path: quotes/calib.txt, samples: 32, seq_len: 128, domain: quotes}
+  - {name: dictionary, path: dictionary/calib.txt, samples: 32, seq_len: 128, domain: dictionary}
+  - {name: chinese, path: chinese/calib.txt, samples: 32, seq_len: 128, domain: chinese}
+tests:
+  - {name: scripture, task: demo_scripture_ppl, limit: 40, domain: scripture}
+  - {name: quotes, task: demo_quotes_ppl, limit: 40, domain: quotes}
+  - {name: dictionary, task: demo_dictionary_ppl, limit: 40, domain: dictionary}
+  - {name: chinese, task: demo_chinese_ppl, limit: 40, domain: chinese}
+  - {name: scripture_mc, task: demo_scripture_mc, limit: 50, domain: scripture}
+  - {name: quotes_mc, task: demo_quotes_mc, limit: 50, domain: quotes}
+  - {name: dictionary_mc, task: demo_dictionary_mc, limit: 50, domain: dictionary}
+  - {name: chinese_mc, task: demo_chinese_mc, limit: 50, domain: chinese}
+shots: [0]
+)";
+
+// Where the built-in demo keeps its data: $QGRID_DEMO_DATA, else
+// $XDG_CACHE_HOME/qgrid/demo-data, else ~/.cache/qgrid/demo-data.
+std::string DemoDataDir() {
+  if (const char* e = std::getenv("QGRID_DEMO_DATA"); e && *e) return e;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    return std::string(x) + "/qgrid/demo-data";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/tmp") + "/.cache/qgrid/demo-data";
+}
+
+// Builds the demo data from the installed Debian text packages when it is
+// not there yet (a few seconds).
+absl::Status EnsureDemoData(const std::string& dir) {
+  if (access((dir + "/manifest.json").c_str(), R_OK) == 0) {
+    return absl::OkStatus();
+  }
+  std::cerr << "building the demo data from Debian's text packages into " << dir
+            << " (qgrid data build-demo)...\n";
+  eval::DemoBuildOptions o;
+  o.out_dir = dir;
+  auto built = eval::BuildDemoData(o);
+  if (!built.ok()) {
+    return absl::Status(
+        built.status().code(),
+        std::string(built.status().message()) +
+            " (install the packages with deploy/install-deps.sh)");
+  }
+  return absl::OkStatus();
+}
+
+void RegisterWorker(CLI::App& app) {
+  auto* c = app.add_subcommand(
+      "worker",
+      "Run a worker: lease jobs from the coordinator, quantize and evaluate, "
+      "report results. SIGTERM drains (finish or give back the current job)");
+  auto cf = std::make_shared<ClientFlags>();
+  auto wf = std::make_shared<WorkerFlags>();
+  c->add_option("--coordinator", cf->coordinator,
+                "Coordinator HOST:PORT (default: $QGRID_COORDINATOR, else "
+                "127.0.0.1:50051)");
+  c->add_option("--auth-token-file", cf->auth_token_file,
+                "File holding the coordinator's bearer token")
+      ->envname("QGRID_AUTH_TOKEN_FILE");
+  c->add_option("--tls-ca", cf->tls_ca, "PEM root certificate (enables TLS)");
+  c->add_option("--name", wf->name, "Worker name (default: host name)");
+  AddWorkerFlags(c, wf.get());
+  c->callback([cf, wf] {
+    auto rpc = RpcFrom(*cf);
+    if (!rpc.ok()) return (void)ReportError("", rpc.status());
+    worker::AgentOptions o;
+    o.rpc = *rpc;
+    o.device = wf->device;
+    o.prefetch = wf->prefetch;
+    o.exit_when_idle_ms = wf->exit_when_idle_ms;
+    o.drain_grace_ms = wf->drain_grace_ms;
+    o.name = wf->name;
+    if (o.name.empty()) {
+      char host[256] = {0};
+      gethostname(host, sizeof(host) - 1);
+      o.name = absl::StrCat(host, "-", getpid());
+    }
+    // Block the signals before any thread (gRPC's included) exists, so they
+    // reach only the watcher.
+    std::atomic<worker::WorkerAgent*> live{nullptr};
+    std::thread watcher = SignalWatcher([&live](int n) {
+      worker::WorkerAgent* a = live.load();
+      if (!a) std::_Exit(128 + SIGTERM);  // nothing to drain yet
+      if (n == 1) {
+        LOG(INFO) << "draining: finishing the current job (signal again to "
+                     "give it back now)";
+        a->Drain();
+        return true;
+      }
+      a->Stop();
+      return false;
+    });
+    auto executor = MakeExecutor(*wf);
+    if (!executor.ok()) {
+      StopWatcher(watcher);
+      return (void)ReportError("", executor.status());
+    }
+    worker::WorkerAgent agent(o, executor->get());
+    live.store(&agent);
+    absl::Status s = agent.Run();
+    StopWatcher(watcher);
+    auto st = agent.stats();
+    LOG(INFO) << "worker done: " << st.jobs_done << " done, " << st.jobs_failed
+              << " failed, " << st.jobs_released << " given back";
+    if (!s.ok()) ReportError("", s);
+  });
+}
+
+void RegisterRun(CLI::App& app) {
+  auto* c = app.add_subcommand(
+      "run",
+      "The embedded default: start a coordinator on a local SQLite file and "
+      "N local workers, run the sweep (the built-in demo when no spec is "
+      "given) with a progress bar, then print the results table");
+  struct Flags {
+    std::string spec;
+    int workers = 2;
+    int threads = 0;  // ATen threads per worker; 0: cores / workers
+    std::string db;
+    std::string metric, format = "table";
+    bool no_cache = false;
+    int64_t max_jobs = coordinator::kDefaultMaxJobs;
+    bool json = false;
+    bool verbose = false;
+    SchedFlags sched;
+    WorkerFlags worker;
+  };
+  auto f = std::make_shared<Flags>();
+  f->sched.lease_ms = 60000;
+  f->sched.heartbeat_ms = 1000;
+  f->sched.retry_base_ms = 500;
+  c->add_option("spec", f->spec,
+                "Sweep spec YAML (default: the built-in demo)");
+  c->add_option("--workers", f->workers, "Local workers (threads)");
+  c->add_option("--threads", f->threads,
+                "ATen intra-op threads per local worker (default: CPU cores "
+                "divided by --workers, at least 1)");
+  c->add_option("--db", f->db,
+                "SQLite file (default: a fresh temporary one; give a file to "
+                "reuse results across runs)");
+  c->add_option("--metric", f->metric,
+                "Metric of every table row (default: each test set its own "
+                "headline metric: perplexity, else acc_norm, acc, f1, ...); "
+                "csv/json list every metric");
+  c->add_option("--format", f->format, "table | markdown | csv | json | latex")
+      ->check(CLI::IsMember({"table", "markdown", "csv", "json", "latex"}));
+  c->add_flag("--no-cache", f->no_cache, "Recompute cached cells");
+  c->add_option("--max-jobs", f->max_jobs, "Refuse grids larger than this");
+  c->add_flag("--json", f->json, "Results as tidy JSON rows");
+  c->add_flag("-v,--verbose", f->verbose,
+              "Log every job start/finish (default: warnings only, so the "
+              "progress bar stays readable)");
+  AddSchedFlags(c, &f->sched);
+  AddWorkerFlags(c, &f->worker);
+  c->callback([f] {
+    if (!f->verbose) FLAGS_minloglevel = google::GLOG_WARNING;
+    std::string text = kDemoSpec, name = "<built-in demo>";
+    if (!f->spec.empty()) {
+      auto t = ReadFileToString(f->spec, coordinator::kMaxSpecBytes);
+      if (!t.ok()) return (void)ReportError("", t.status());
+      text = *t;
+      name = f->spec;
+    } else {
+      // The built-in demo: the committed model under assets/ and the demo
+      // data (built on first use).
+      if (f->worker.model_roots.empty()) {
+        f->worker.model_roots = {std::string(QGRID_SOURCE_DIR) + "/assets"};
+      }
+      if (f->worker.data_dirs.empty()) {
+        f->worker.data_dirs = {DemoDataDir()};
+      }
+      std::string probe = f->worker.model_roots[0] + "/qgrid-tiny/config.json";
+      if (access(probe.c_str(), R_OK) != 0) {
+        return (void)ReportError(
+            "", absl::InvalidArgumentError(
+                    "the built-in demo needs the model " + probe +
+                    " (committed in the repository under assets/; or pass "
+                    "--model-root, or give a SPEC.yaml)"));
+      }
+      absl::Status ds = EnsureDemoData(f->worker.data_dirs[0]);
+      if (!ds.ok()) return (void)ReportError("", ds);
+    }
+    // Validate before starting anything.
+    auto spec = coordinator::ParseSweepSpec(text, name);
+    if (!spec.ok()) return (void)ReportError("", spec.status());
+    absl::Status tasks = ValidateSpecTasks(text, name);
+    if (!tasks.ok()) return (void)ReportError("", tasks);
+    std::string db = f->db;
+    if (db.empty()) {
+      char tmpl[] = "/tmp/qgrid-run-XXXXXX";
+      if (!mkdtemp(tmpl)) {
+        return (void)ReportError(
+            "", absl::InternalError("cannot create a temporary dir"));
+      }
+      db = std::string(tmpl) + "/qgrid.db";
+    }
+    // The local workers share this process's cores: give each its share of
+    // ATen threads. Oversubscribed OpenMP teams busy-wait for each other
+    // (libgomp's default wait policy) and can double the wall time.
+    {
+      int cores = static_cast<int>(std::thread::hardware_concurrency());
+      int per = f->threads > 0 ? f->threads
+                               : std::max(1, cores / std::max(1, f->workers));
+      at::set_num_threads(per);
+    }
+    // Executors first: a bad --cache-dir fails before anything starts.
+    std::vector<std::unique_ptr<worker::JobExecutor>> executors;
+    for (int i = 0; i < std::max(1, f->workers); ++i) {
+      auto ex = MakeExecutor(f->worker);
+      if (!ex.ok()) return (void)ReportError("", ex.status());
+      executors.push_back(std::move(*ex));
+    }
+    cluster::EmbeddedClusterOptions co;
+    co.db_path = db;
+    co.scheduler = SchedOpts(f->sched);
+    co.agent.name = "local";
+    co.agent.device = f->worker.device;
+    co.agent.prefetch = f->worker.prefetch;
+    co.agent.max_idle_poll_ms = 200;
+    std::atomic<cluster::EmbeddedCluster*> live{nullptr};
+    std::thread watcher = SignalWatcher([&live](int n) {
+      cluster::EmbeddedCluster* c = live.load();
+      if (!c) std::_Exit(kExitInterrupted);  // nothing started yet
+      n == 1 ? c->Drain() : c->Stop();
+      return n == 1;
+    });
+    auto started = cluster::EmbeddedCluster::Start(co, std::move(executors));
+    if (!started.ok()) {
+      StopWatcher(watcher);
+      return (void)ReportError("", started.status());
+    }
+    std::unique_ptr<cluster::EmbeddedCluster> cl = std::move(*started);
+    live.store(cl.get());
+    auto finish = [&] {
+      cl->Stop();
+      StopWatcher(watcher);
+      live.store(nullptr);
+    };
+    rpc::CoordinatorClient& client = cl->client();
+    auto resp = client.Submit({text, name, f->no_cache, f->max_jobs});
+    if (!resp.ok()) {
+      finish();
+      return (void)ReportError("", resp.status());
+    }
+    if (!f->json) {
+      std::printf("sweep %s on %s with %d local workers (db %s)\n",
+                  resp->sweep_id().c_str(), cl->address().c_str(),
+                  cl->workers(), db.c_str());
+      PrintSummary(resp->summary());
+      std::fflush(stdout);
+    }
+    auto st = WatchSweep(client, resp->sweep_id(), !f->json,
+                         [&] { return cl->live_workers() == 0; });
+    if (!st.ok()) {
+      finish();
+      return (void)ReportError("", st.status());
+    }
+    if (st->state() == "active") {
+      // Interrupted (SIGINT/SIGTERM drained the local workers): show what
+      // is done and say how to go on.
+      std::fprintf(stderr,
+                   "interrupted: %lld of %lld jobs finished; the table below "
+                   "has what is done.%s\n",
+                   static_cast<long long>(st->done() + st->dead()),
+                   static_cast<long long>(st->total()),
+                   f->db.empty() ? " Pass --db FILE to keep results and "
+                                   "resume a run later."
+                                 : " Run the same command again to resume.");
+      SetExitCode(kExitInterrupted);
+    }
+    auto results = client.GetResults(resp->sweep_id(), f->metric,
+                                     f->json ? "json" : f->format);
+    finish();
+    if (!results.ok()) return (void)ReportError("", results.status());
+    if (!f->json) {
+      PrintStatus(*st);
+      std::printf("\n");
+    }
+    std::fwrite(results->rendered().data(), 1, results->rendered().size(),
+                stdout);
+    if (st->dead() > 0) SetExitCode(kExitFailed);
+  });
+}
+
+}  // namespace
+
+void RegisterWorkerCommands(CLI::App& app) {
+  RegisterWorker(app);
+  RegisterRun(app);
+}
+
+}  // namespace qgrid::cli
