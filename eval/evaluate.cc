@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -40,6 +41,334 @@ ProgressFn ProgressAdapter(std::unique_ptr<Progress>* bar, bool enabled,
     if (!*bar) *bar = std::make_unique<Progress>(label, total, unit, true);
     (*bar)->Add(done - (*bar)->done());
   };
+}
+
+// One task's documents and prompts, shared by the scoring functions below
+// (one per output type). Each fills `out` with per-document metrics and
+// sample records.
+struct TaskRun {
+  const TaskConfig& task;
+  const std::vector<Document>& docs;
+  const int64_t n;
+  Scorer& scorer;
+  // The few-shot prefix of document i.
+  std::function<absl::StatusOr<std::string>(int64_t)> prefix_of;
+  // A progress callback counting `unit` (nullptr when progress is off).
+  std::function<ProgressFn(const char*)> progress;
+
+  bool wants(const std::string& m) const {
+    return std::find(task.metrics.begin(), task.metrics.end(), m) !=
+           task.metrics.end();
+  }
+};
+
+// Multiple choice, and classification scored by log-likelihood: one request
+// per (document, choice); acc, acc_norm, ranks, CrowS-Pairs, MC2.
+absl::Status ScoreChoices(const TaskRun& r, std::vector<DocOutcome>* out) {
+  const TaskConfig& task = r.task;
+  const std::vector<Document>& docs = r.docs;
+  const int64_t n = r.n;
+  std::vector<LoglikelihoodRequest> reqs;
+  std::vector<std::vector<std::string>> choices(n);
+  std::vector<int> gold(n);
+  std::vector<size_t> first(n);
+  std::vector<std::string> prompts(n);
+  std::vector<std::vector<int>> mc_labels(n);
+  for (int64_t i = 0; i < n; ++i) {
+    QG_ASSIGN_OR_RETURN(std::string prefix, r.prefix_of(i));
+    QG_ASSIGN_OR_RETURN(choices[i], DocToChoices(task, docs[i]));
+    QG_ASSIGN_OR_RETURN(gold[i], GoldIndex(task, docs[i], choices[i]));
+    if (!task.doc_to_labels.empty()) {
+      auto v = ResolveTemplateValue(task.doc_to_labels, docs[i].fields);
+      if (!v.ok())
+        return Annotate(v.status(), "task '" + task.task + "': " +
+                                        docs[i].Where() + ": doc_to_labels");
+      if (!v->is_array() || v->size() != choices[i].size())
+        return absl::InvalidArgumentError(
+            absl::StrCat("task '", task.task, "': ", docs[i].Where(),
+                         ": doc_to_labels must give one 0/1 label per choice (",
+                         choices[i].size(), ")"));
+      for (const auto& e : *v)
+        mc_labels[i].push_back(e.is_number() ? e.get<int>() : 0);
+    }
+    first[i] = reqs.size();
+    if (task.multiple_input) {
+      auto cont = RenderTemplate(task.doc_to_target, docs[i].fields);
+      if (!cont.ok())
+        return Annotate(cont.status(),
+                        "task '" + task.task + "': " + docs[i].Where());
+      prompts[i] = prefix;
+      for (const auto& ch : choices[i])
+        reqs.push_back({prefix + ch, task.target_delimiter + *cont});
+    } else {
+      QG_ASSIGN_OR_RETURN(std::string text, DocToText(task, docs[i]));
+      prompts[i] = prefix + text;
+      for (const auto& ch : choices[i])
+        reqs.push_back({prompts[i], task.target_delimiter + ch});
+    }
+  }
+  QG_ASSIGN_OR_RETURN(auto res,
+                      r.scorer.Loglikelihood(reqs, r.progress("requests")));
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<double> ll, norm;
+    json greedy = json::array();
+    for (size_t j = 0; j < choices[i].size(); ++j) {
+      const auto& r = res[first[i] + j];
+      ll.push_back(r.logprob);
+      // acc_norm: lm-eval divides by the choice's length in characters.
+      norm.push_back(r.logprob /
+                     std::max<int64_t>(1, Utf8Length(choices[i][j])));
+      greedy.push_back(r.is_greedy);
+    }
+    int pred = Argmax(ll), pred_norm = Argmax(norm);
+    auto& o = (*out)[i];
+    o.metrics["acc"] = pred == gold[i] ? 1.0 : 0.0;
+    o.metrics["acc_norm"] = pred_norm == gold[i] ? 1.0 : 0.0;
+    // For the corpus-level f1 (MC-TACO): choice index as the class.
+    o.metrics["_gold"] = gold[i];
+    o.metrics["_pred"] = pred;
+    if (r.wants("r@1") || r.wants("r@2") || r.wants("mrr")) {
+      RankMetrics rm = GoldRankMetrics(ll, gold[i]);
+      o.metrics["r@1"] = rm.r1;
+      o.metrics["r@2"] = rm.r2;
+      o.metrics["mrr"] = rm.mrr;
+    }
+    if ((r.wants("likelihood_diff") || r.wants("pct_stereotype")) &&
+        ll.size() == 2) {
+      // CrowS-Pairs (lm-eval crows_pairs/utils.py): choice 0 is the
+      // more stereotypical sentence.
+      o.metrics["likelihood_diff"] = std::fabs(ll[0] - ll[1]);
+      o.metrics["pct_stereotype"] = ll[0] > ll[1] ? 1.0 : 0.0;
+    }
+    if (!mc_labels[i].empty()) {
+      // lm-eval's truthfulqa_mc2 reports the true-answer mass under
+      // "acc" (truthfulqa/utils.py process_results_mc2); "mc2" stays
+      // an alias for the same value.
+      o.metrics["mc2"] = Mc2TrueMass(ll, mc_labels[i]);
+      o.metrics["acc"] = o.metrics["mc2"];
+    }
+    o.sample = {{"prompt", prompts[i]}, {"choices", choices[i]},
+                {"loglikelihoods", ll}, {"is_greedy", greedy},
+                {"prediction", pred},   {"prediction_norm", pred_norm},
+                {"gold", gold[i]}};
+  }
+  return absl::OkStatus();
+}
+
+// Free generation (extractive QA: exact match, F1, number match), and
+// classification by generating the label.
+absl::Status ScoreGenerations(const TaskRun& r, std::vector<DocOutcome>* out) {
+  const TaskConfig& task = r.task;
+  const std::vector<Document>& docs = r.docs;
+  const int64_t n = r.n;
+  std::vector<GenerationRequest> reqs(n);
+  for (int64_t i = 0; i < n; ++i) {
+    QG_ASSIGN_OR_RETURN(std::string prefix, r.prefix_of(i));
+    QG_ASSIGN_OR_RETURN(std::string text, DocToText(task, docs[i]));
+    reqs[i] = {prefix + text, task.until, task.max_gen_toks};
+  }
+  QG_ASSIGN_OR_RETURN(auto gens, r.scorer.Generate(reqs, r.progress("docs")));
+  for (int64_t i = 0; i < n; ++i) {
+    auto& o = (*out)[i];
+    o.sample = {{"prompt", reqs[i].context}, {"generation", gens[i]}};
+    if (task.output_type == OutputType::kGenerate) {
+      QG_ASSIGN_OR_RETURN(auto golds, GoldAnswers(task, docs[i]));
+      // SQuAD v2 lists no answers for unanswerable questions; the
+      // official script then scores against the empty string.
+      std::vector<std::string> nonempty;
+      for (const auto& g : golds)
+        if (!NormalizeSquadAnswer(g).empty()) nonempty.push_back(g);
+      o.metrics["exact_match"] = SquadExactMatch(gens[i], nonempty);
+      o.metrics["f1"] = SquadF1(gens[i], nonempty);
+      o.metrics["number_match"] =
+          golds.empty() ? 0.0 : NumberExactMatch(gens[i], golds[0]);
+      o.sample["gold"] = golds;
+    } else {
+      QG_ASSIGN_OR_RETURN(auto choices, DocToChoices(task, docs[i]));
+      QG_ASSIGN_OR_RETURN(int gold, GoldIndex(task, docs[i], choices));
+      int pred =
+          task.label_match == "normalized_exact"
+              ? MatchNormalizedLabel(gens[i], choices, task.label_aliases)
+              : ParseGeneratedLabel(gens[i], choices);
+      o.metrics["acc"] = pred == gold ? 1.0 : 0.0;
+      o.sample["choices"] = choices;
+      o.sample["prediction"] = pred;
+      o.sample["gold"] = gold;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The log-likelihood of one gold target (LAMBADA style): acc = greedy.
+absl::Status ScoreTargets(const TaskRun& r, std::vector<DocOutcome>* out) {
+  const TaskConfig& task = r.task;
+  const std::vector<Document>& docs = r.docs;
+  const int64_t n = r.n;
+  std::vector<LoglikelihoodRequest> reqs(n);
+  for (int64_t i = 0; i < n; ++i) {
+    QG_ASSIGN_OR_RETURN(std::string prefix, r.prefix_of(i));
+    QG_ASSIGN_OR_RETURN(std::string text, DocToText(task, docs[i]));
+    QG_ASSIGN_OR_RETURN(auto golds, GoldAnswers(task, docs[i]));
+    reqs[i] = {prefix + text,
+               task.target_delimiter + (golds.empty() ? "" : golds[0])};
+  }
+  QG_ASSIGN_OR_RETURN(auto res,
+                      r.scorer.Loglikelihood(reqs, r.progress("requests")));
+  for (int64_t i = 0; i < n; ++i) {
+    (*out)[i].metrics["acc"] = res[i].is_greedy ? 1.0 : 0.0;
+    (*out)[i].metrics["loglikelihood"] = res[i].logprob;
+    (*out)[i].sample = {{"prompt", reqs[i].context},
+                        {"target", reqs[i].continuation},
+                        {"loglikelihood", res[i].logprob},
+                        {"is_greedy", res[i].is_greedy}};
+  }
+  return absl::OkStatus();
+}
+
+// C-Eval/CMMLU style: the next-token scores of the choice letters.
+absl::Status ScoreLetters(const TaskRun& r, std::vector<DocOutcome>* out) {
+  const TaskConfig& task = r.task;
+  const std::vector<Document>& docs = r.docs;
+  const int64_t n = r.n;
+  std::vector<std::string> contexts(n);
+  std::vector<int> gold(n);
+  std::vector<std::string> letters;
+  for (int64_t i = 0; i < n; ++i) {
+    QG_ASSIGN_OR_RETURN(std::string prefix, r.prefix_of(i));
+    QG_ASSIGN_OR_RETURN(std::string text, DocToText(task, docs[i]));
+    QG_ASSIGN_OR_RETURN(auto choices, DocToChoices(task, docs[i]));
+    if (i == 0) letters = choices;
+    if (choices != letters)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "task '", task.task, "': ", docs[i].Where(),
+          ": mc_letter needs the same choice letters for every document"));
+    QG_ASSIGN_OR_RETURN(gold[i], GoldIndex(task, docs[i], choices));
+    contexts[i] = prefix + text;
+  }
+  QG_ASSIGN_OR_RETURN(auto scores, r.scorer.NextTokenScores(
+                                       contexts, letters, r.progress("docs")));
+  for (int64_t i = 0; i < n; ++i) {
+    int pred = Argmax(scores[i]);
+    (*out)[i].metrics["acc"] = pred == gold[i] ? 1.0 : 0.0;
+    (*out)[i].sample = {{"prompt", contexts[i]},
+                        {"choices", letters},
+                        {"scores", scores[i]},
+                        {"prediction", pred},
+                        {"gold", gold[i]}};
+  }
+  return absl::OkStatus();
+}
+
+// lm-eval's rolling perplexity (word/byte perplexity, bits per byte).
+absl::Status ScoreRolling(const TaskRun& r, std::vector<DocOutcome>* out) {
+  const TaskConfig& task = r.task;
+  const std::vector<Document>& docs = r.docs;
+  const int64_t n = r.n;
+  if (task.perplexity_style != "rolling")
+    return absl::UnimplementedError(
+        "task '" + task.task +
+        "': GPTQ-style perplexity needs a model (Evaluate(CausalLM))");
+  std::vector<std::string> texts(n);
+  for (int64_t i = 0; i < n; ++i) {
+    if (task.doc_to_text.empty()) {
+      auto v = ResolveTemplateValue("{{text}}", docs[i].fields);
+      if (!v.ok()) return Annotate(v.status(), docs[i].Where());
+      texts[i] = JsonToText(*v);
+    } else {
+      QG_ASSIGN_OR_RETURN(texts[i], DocToText(task, docs[i]));
+    }
+  }
+  QG_ASSIGN_OR_RETURN(auto res,
+                      r.scorer.LoglikelihoodRolling(texts, r.progress("docs")));
+  for (int64_t i = 0; i < n; ++i) {
+    (*out)[i].metrics["loglikelihood"] = res[i].logprob;
+    (*out)[i].metrics["words"] = static_cast<double>(CountWords(texts[i]));
+    (*out)[i].metrics["bytes"] = static_cast<double>(texts[i].size());
+    (*out)[i].sample = {{"loglikelihood", res[i].logprob},
+                        {"tokens", res[i].num_tokens}};
+  }
+  return absl::OkStatus();
+}
+
+// The task's metrics over the documents `idx` into `dst` ("m,none" and
+// "m_stderr,none", lm-eval's keys).
+void Aggregate(const TaskConfig& task, std::vector<DocOutcome>& out,
+               const std::vector<int64_t>& idx, json* dst) {
+  if (task.output_type == OutputType::kPerplexity) {
+    RollingTotals t;
+    for (int64_t i : idx) {
+      t.loglikelihood += out[i].metrics["loglikelihood"];
+      t.words += static_cast<int64_t>(out[i].metrics["words"]);
+      t.bytes += static_cast<int64_t>(out[i].metrics["bytes"]);
+    }
+    for (const auto& m : task.metrics) {
+      if (m == "word_perplexity") (*dst)[m + ",none"] = t.WordPerplexity();
+      if (m == "byte_perplexity") (*dst)[m + ",none"] = t.BytePerplexity();
+      if (m == "bits_per_byte") (*dst)[m + ",none"] = t.BitsPerByte();
+      (*dst)[m + "_stderr,none"] = "N/A";
+    }
+    return;
+  }
+  for (const auto& m : task.metrics) {
+    if (m == "perplexity" && task.output_type == OutputType::kLoglikelihood) {
+      // lm-eval's perplexity aggregation: exp(-mean(ll)).
+      std::vector<double> ll;
+      for (int64_t i : idx) ll.push_back(out[i].metrics["loglikelihood"]);
+      (*dst)["perplexity,none"] = std::exp(-Mean(ll));
+      (*dst)["perplexity_stderr,none"] = "N/A";
+      continue;
+    }
+    if (m == "f1" && (task.output_type == OutputType::kMultipleChoice ||
+                      task.output_type == OutputType::kClassification)) {
+      // lm-eval's f1 for multiple choice: sklearn f1_score over the
+      // corpus, class 1 (MC-TACO's "yes") positive; no stderr.
+      std::vector<int> golds, preds;
+      for (int64_t i : idx) {
+        auto g = out[i].metrics.find("_gold");
+        auto p = out[i].metrics.find("_pred");
+        if (g == out[i].metrics.end() || p == out[i].metrics.end()) continue;
+        golds.push_back(static_cast<int>(g->second));
+        preds.push_back(static_cast<int>(p->second));
+      }
+      if (golds.empty()) continue;
+      (*dst)["f1,none"] = BinaryF1(golds, preds);
+      (*dst)["f1_stderr,none"] = "N/A";
+      continue;
+    }
+    std::vector<double> v;
+    for (int64_t i : idx) {
+      auto it = out[i].metrics.find(m);
+      if (it != out[i].metrics.end()) v.push_back(it->second);
+    }
+    if (v.empty()) continue;
+    (*dst)[m + ",none"] = Mean(v);
+    (*dst)[m + "_stderr,none"] = MeanStderr(v);
+  }
+}
+
+// Appends one JSON line per document to `samples_out` (--samples-out).
+absl::Status WriteSamples(const std::string& samples_out,
+                          const TaskConfig& task,
+                          const std::vector<Document>& docs,
+                          const std::vector<DocOutcome>& out) {
+  const int64_t n = static_cast<int64_t>(out.size());
+  std::ofstream f(samples_out, std::ios::app);
+  if (!f)
+    return absl::PermissionDeniedError("cannot write samples to " +
+                                       samples_out);
+  for (int64_t i = 0; i < n; ++i) {
+    json rec = out[i].sample;
+    rec["task"] = task.task;
+    rec["doc_id"] = i;
+    rec["where"] = docs[i].Where();
+    rec["doc"] = docs[i].fields;
+    json m = json::object();
+    for (const auto& [name, v] : out[i].metrics)
+      if (name[0] != '_') m[name] = v;
+    rec["metrics"] = m;
+    f << rec.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -143,296 +472,53 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer,
 
   const int64_t n = static_cast<int64_t>(docs.size());
   std::vector<DocOutcome> out(n);
-  std::unique_ptr<Progress> bar;
-  const std::string label = "eval " + task.task;
-  auto wants = [&task](const std::string& m) {
-    return std::find(task.metrics.begin(), task.metrics.end(), m) !=
-           task.metrics.end();
-  };
-
   // Shots drawn document by document in order, as lm-eval draws them.
   std::vector<std::vector<int64_t>> shots(n);
   if (k > 0) {
     ShotSampler sampler(task, pool, same_split, k, seed);
     for (int64_t i = 0; i < n; ++i) shots[i] = sampler.Next(docs[i]);
   }
-  auto prefix_of = [&](int64_t i) {
-    return FewshotPrefix(task, pool, docs[i], shots[i]);
-  };
-
+  std::unique_ptr<Progress> bar;
+  const std::string label = "eval " + task.task;
+  TaskRun run{
+      task,
+      docs,
+      n,
+      scorer,
+      [&](int64_t i) { return FewshotPrefix(task, pool, docs[i], shots[i]); },
+      [&](const char* unit) {
+        return ProgressAdapter(&bar, opts.progress, label, unit);
+      }};
+  absl::Status scored;
   switch (task.output_type) {
     case OutputType::kMultipleChoice:
+      scored = ScoreChoices(run, &out);
+      break;
     case OutputType::kClassification:
-      if (task.output_type == OutputType::kMultipleChoice ||
-          task.classification_mode == "loglikelihood") {
-        std::vector<LoglikelihoodRequest> reqs;
-        std::vector<std::vector<std::string>> choices(n);
-        std::vector<int> gold(n);
-        std::vector<size_t> first(n);
-        std::vector<std::string> prompts(n);
-        std::vector<std::vector<int>> mc_labels(n);
-        for (int64_t i = 0; i < n; ++i) {
-          QG_ASSIGN_OR_RETURN(std::string prefix, prefix_of(i));
-          QG_ASSIGN_OR_RETURN(choices[i], DocToChoices(task, docs[i]));
-          QG_ASSIGN_OR_RETURN(gold[i], GoldIndex(task, docs[i], choices[i]));
-          if (!task.doc_to_labels.empty()) {
-            auto v = ResolveTemplateValue(task.doc_to_labels, docs[i].fields);
-            if (!v.ok())
-              return Annotate(v.status(), "task '" + task.task +
-                                              "': " + docs[i].Where() +
-                                              ": doc_to_labels");
-            if (!v->is_array() || v->size() != choices[i].size())
-              return absl::InvalidArgumentError(absl::StrCat(
-                  "task '", task.task, "': ", docs[i].Where(),
-                  ": doc_to_labels must give one 0/1 label per choice (",
-                  choices[i].size(), ")"));
-            for (const auto& e : *v)
-              mc_labels[i].push_back(e.is_number() ? e.get<int>() : 0);
-          }
-          first[i] = reqs.size();
-          if (task.multiple_input) {
-            auto cont = RenderTemplate(task.doc_to_target, docs[i].fields);
-            if (!cont.ok())
-              return Annotate(cont.status(),
-                              "task '" + task.task + "': " + docs[i].Where());
-            prompts[i] = prefix;
-            for (const auto& ch : choices[i])
-              reqs.push_back({prefix + ch, task.target_delimiter + *cont});
-          } else {
-            QG_ASSIGN_OR_RETURN(std::string text, DocToText(task, docs[i]));
-            prompts[i] = prefix + text;
-            for (const auto& ch : choices[i])
-              reqs.push_back({prompts[i], task.target_delimiter + ch});
-          }
-        }
-        QG_ASSIGN_OR_RETURN(
-            auto res,
-            scorer.Loglikelihood(
-                reqs, ProgressAdapter(&bar, opts.progress, label, "requests")));
-        for (int64_t i = 0; i < n; ++i) {
-          std::vector<double> ll, norm;
-          json greedy = json::array();
-          for (size_t j = 0; j < choices[i].size(); ++j) {
-            const auto& r = res[first[i] + j];
-            ll.push_back(r.logprob);
-            // acc_norm: lm-eval divides by the choice's length in characters.
-            norm.push_back(r.logprob /
-                           std::max<int64_t>(1, Utf8Length(choices[i][j])));
-            greedy.push_back(r.is_greedy);
-          }
-          int pred = Argmax(ll), pred_norm = Argmax(norm);
-          auto& o = out[i];
-          o.metrics["acc"] = pred == gold[i] ? 1.0 : 0.0;
-          o.metrics["acc_norm"] = pred_norm == gold[i] ? 1.0 : 0.0;
-          // For the corpus-level f1 (MC-TACO): choice index as the class.
-          o.metrics["_gold"] = gold[i];
-          o.metrics["_pred"] = pred;
-          if (wants("r@1") || wants("r@2") || wants("mrr")) {
-            RankMetrics rm = GoldRankMetrics(ll, gold[i]);
-            o.metrics["r@1"] = rm.r1;
-            o.metrics["r@2"] = rm.r2;
-            o.metrics["mrr"] = rm.mrr;
-          }
-          if ((wants("likelihood_diff") || wants("pct_stereotype")) &&
-              ll.size() == 2) {
-            // CrowS-Pairs (lm-eval crows_pairs/utils.py): choice 0 is the
-            // more stereotypical sentence.
-            o.metrics["likelihood_diff"] = std::fabs(ll[0] - ll[1]);
-            o.metrics["pct_stereotype"] = ll[0] > ll[1] ? 1.0 : 0.0;
-          }
-          if (!mc_labels[i].empty()) {
-            // lm-eval's truthfulqa_mc2 reports the true-answer mass under
-            // "acc" (truthfulqa/utils.py process_results_mc2); "mc2" stays
-            // an alias for the same value.
-            o.metrics["mc2"] = Mc2TrueMass(ll, mc_labels[i]);
-            o.metrics["acc"] = o.metrics["mc2"];
-          }
-          o.sample = {{"prompt", prompts[i]}, {"choices", choices[i]},
-                      {"loglikelihoods", ll}, {"is_greedy", greedy},
-                      {"prediction", pred},   {"prediction_norm", pred_norm},
-                      {"gold", gold[i]}};
-        }
-        break;
-      }
-      [[fallthrough]];
-    case OutputType::kGenerate: {
-      std::vector<GenerationRequest> reqs(n);
-      for (int64_t i = 0; i < n; ++i) {
-        QG_ASSIGN_OR_RETURN(std::string prefix, prefix_of(i));
-        QG_ASSIGN_OR_RETURN(std::string text, DocToText(task, docs[i]));
-        reqs[i] = {prefix + text, task.until, task.max_gen_toks};
-      }
-      QG_ASSIGN_OR_RETURN(
-          auto gens, scorer.Generate(reqs, ProgressAdapter(&bar, opts.progress,
-                                                           label, "docs")));
-      for (int64_t i = 0; i < n; ++i) {
-        auto& o = out[i];
-        o.sample = {{"prompt", reqs[i].context}, {"generation", gens[i]}};
-        if (task.output_type == OutputType::kGenerate) {
-          QG_ASSIGN_OR_RETURN(auto golds, GoldAnswers(task, docs[i]));
-          // SQuAD v2 lists no answers for unanswerable questions; the
-          // official script then scores against the empty string.
-          std::vector<std::string> nonempty;
-          for (const auto& g : golds)
-            if (!NormalizeSquadAnswer(g).empty()) nonempty.push_back(g);
-          o.metrics["exact_match"] = SquadExactMatch(gens[i], nonempty);
-          o.metrics["f1"] = SquadF1(gens[i], nonempty);
-          o.metrics["number_match"] =
-              golds.empty() ? 0.0 : NumberExactMatch(gens[i], golds[0]);
-          o.sample["gold"] = golds;
-        } else {
-          QG_ASSIGN_OR_RETURN(auto choices, DocToChoices(task, docs[i]));
-          QG_ASSIGN_OR_RETURN(int gold, GoldIndex(task, docs[i], choices));
-          int pred =
-              task.label_match == "normalized_exact"
-                  ? MatchNormalizedLabel(gens[i], choices, task.label_aliases)
-                  : ParseGeneratedLabel(gens[i], choices);
-          o.metrics["acc"] = pred == gold ? 1.0 : 0.0;
-          o.sample["choices"] = choices;
-          o.sample["prediction"] = pred;
-          o.sample["gold"] = gold;
-        }
-      }
+      scored = task.classification_mode == "loglikelihood"
+                   ? ScoreChoices(run, &out)
+                   : ScoreGenerations(run, &out);
       break;
-    }
-    case OutputType::kLoglikelihood: {
-      std::vector<LoglikelihoodRequest> reqs(n);
-      for (int64_t i = 0; i < n; ++i) {
-        QG_ASSIGN_OR_RETURN(std::string prefix, prefix_of(i));
-        QG_ASSIGN_OR_RETURN(std::string text, DocToText(task, docs[i]));
-        QG_ASSIGN_OR_RETURN(auto golds, GoldAnswers(task, docs[i]));
-        reqs[i] = {prefix + text,
-                   task.target_delimiter + (golds.empty() ? "" : golds[0])};
-      }
-      QG_ASSIGN_OR_RETURN(
-          auto res,
-          scorer.Loglikelihood(
-              reqs, ProgressAdapter(&bar, opts.progress, label, "requests")));
-      for (int64_t i = 0; i < n; ++i) {
-        out[i].metrics["acc"] = res[i].is_greedy ? 1.0 : 0.0;
-        out[i].metrics["loglikelihood"] = res[i].logprob;
-        out[i].sample = {{"prompt", reqs[i].context},
-                         {"target", reqs[i].continuation},
-                         {"loglikelihood", res[i].logprob},
-                         {"is_greedy", res[i].is_greedy}};
-      }
+    case OutputType::kGenerate:
+      scored = ScoreGenerations(run, &out);
       break;
-    }
-    case OutputType::kMcLetter: {
-      std::vector<std::string> contexts(n);
-      std::vector<int> gold(n);
-      std::vector<std::string> letters;
-      for (int64_t i = 0; i < n; ++i) {
-        QG_ASSIGN_OR_RETURN(std::string prefix, prefix_of(i));
-        QG_ASSIGN_OR_RETURN(std::string text, DocToText(task, docs[i]));
-        QG_ASSIGN_OR_RETURN(auto choices, DocToChoices(task, docs[i]));
-        if (i == 0) letters = choices;
-        if (choices != letters)
-          return absl::InvalidArgumentError(absl::StrCat(
-              "task '", task.task, "': ", docs[i].Where(),
-              ": mc_letter needs the same choice letters for every document"));
-        QG_ASSIGN_OR_RETURN(gold[i], GoldIndex(task, docs[i], choices));
-        contexts[i] = prefix + text;
-      }
-      QG_ASSIGN_OR_RETURN(auto scores, scorer.NextTokenScores(
-                                           contexts, letters,
-                                           ProgressAdapter(&bar, opts.progress,
-                                                           label, "docs")));
-      for (int64_t i = 0; i < n; ++i) {
-        int pred = Argmax(scores[i]);
-        out[i].metrics["acc"] = pred == gold[i] ? 1.0 : 0.0;
-        out[i].sample = {{"prompt", contexts[i]},
-                         {"choices", letters},
-                         {"scores", scores[i]},
-                         {"prediction", pred},
-                         {"gold", gold[i]}};
-      }
+    case OutputType::kLoglikelihood:
+      scored = ScoreTargets(run, &out);
       break;
-    }
-    case OutputType::kPerplexity: {
-      if (task.perplexity_style != "rolling")
-        return absl::UnimplementedError(
-            "task '" + task.task +
-            "': GPTQ-style perplexity needs a model (Evaluate(CausalLM))");
-      std::vector<std::string> texts(n);
-      for (int64_t i = 0; i < n; ++i) {
-        if (task.doc_to_text.empty()) {
-          auto v = ResolveTemplateValue("{{text}}", docs[i].fields);
-          if (!v.ok()) return Annotate(v.status(), docs[i].Where());
-          texts[i] = JsonToText(*v);
-        } else {
-          QG_ASSIGN_OR_RETURN(texts[i], DocToText(task, docs[i]));
-        }
-      }
-      QG_ASSIGN_OR_RETURN(
-          auto res,
-          scorer.LoglikelihoodRolling(
-              texts, ProgressAdapter(&bar, opts.progress, label, "docs")));
-      for (int64_t i = 0; i < n; ++i) {
-        out[i].metrics["loglikelihood"] = res[i].logprob;
-        out[i].metrics["words"] = static_cast<double>(CountWords(texts[i]));
-        out[i].metrics["bytes"] = static_cast<double>(texts[i].size());
-        out[i].sample = {{"loglikelihood", res[i].logprob},
-                         {"tokens", res[i].num_tokens}};
-      }
+    case OutputType::kMcLetter:
+      scored = ScoreLetters(run, &out);
       break;
-    }
+    case OutputType::kPerplexity:
+      scored = ScoreRolling(run, &out);
+      break;
   }
+  QG_RETURN_IF_ERROR(scored);
   if (bar) bar->Finish();
 
   // Aggregate.
   json task_res = {{"alias", task.task}};
   auto aggregate = [&](const std::vector<int64_t>& idx, json* dst) {
-    if (task.output_type == OutputType::kPerplexity) {
-      RollingTotals t;
-      for (int64_t i : idx) {
-        t.loglikelihood += out[i].metrics["loglikelihood"];
-        t.words += static_cast<int64_t>(out[i].metrics["words"]);
-        t.bytes += static_cast<int64_t>(out[i].metrics["bytes"]);
-      }
-      for (const auto& m : task.metrics) {
-        if (m == "word_perplexity") (*dst)[m + ",none"] = t.WordPerplexity();
-        if (m == "byte_perplexity") (*dst)[m + ",none"] = t.BytePerplexity();
-        if (m == "bits_per_byte") (*dst)[m + ",none"] = t.BitsPerByte();
-        (*dst)[m + "_stderr,none"] = "N/A";
-      }
-      return;
-    }
-    for (const auto& m : task.metrics) {
-      if (m == "perplexity" && task.output_type == OutputType::kLoglikelihood) {
-        // lm-eval's perplexity aggregation: exp(-mean(ll)).
-        std::vector<double> ll;
-        for (int64_t i : idx) ll.push_back(out[i].metrics["loglikelihood"]);
-        (*dst)["perplexity,none"] = std::exp(-Mean(ll));
-        (*dst)["perplexity_stderr,none"] = "N/A";
-        continue;
-      }
-      if (m == "f1" && (task.output_type == OutputType::kMultipleChoice ||
-                        task.output_type == OutputType::kClassification)) {
-        // lm-eval's f1 for multiple choice: sklearn f1_score over the
-        // corpus, class 1 (MC-TACO's "yes") positive; no stderr.
-        std::vector<int> golds, preds;
-        for (int64_t i : idx) {
-          auto g = out[i].metrics.find("_gold");
-          auto p = out[i].metrics.find("_pred");
-          if (g == out[i].metrics.end() || p == out[i].metrics.end()) continue;
-          golds.push_back(static_cast<int>(g->second));
-          preds.push_back(static_cast<int>(p->second));
-        }
-        if (golds.empty()) continue;
-        (*dst)["f1,none"] = BinaryF1(golds, preds);
-        (*dst)["f1_stderr,none"] = "N/A";
-        continue;
-      }
-      std::vector<double> v;
-      for (int64_t i : idx) {
-        auto it = out[i].metrics.find(m);
-        if (it != out[i].metrics.end()) v.push_back(it->second);
-      }
-      if (v.empty()) continue;
-      (*dst)[m + ",none"] = Mean(v);
-      (*dst)[m + "_stderr,none"] = MeanStderr(v);
-    }
+    Aggregate(task, out, idx, dst);
   };
   std::vector<int64_t> all_idx(n);
   for (int64_t i = 0; i < n; ++i) all_idx[i] = i;
@@ -487,22 +573,7 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer,
                       {"generated_tokens", st.generated_tokens}};
 
   if (!opts.samples_out.empty()) {
-    std::ofstream f(opts.samples_out, std::ios::app);
-    if (!f)
-      return absl::PermissionDeniedError("cannot write samples to " +
-                                         opts.samples_out);
-    for (int64_t i = 0; i < n; ++i) {
-      json rec = out[i].sample;
-      rec["task"] = task.task;
-      rec["doc_id"] = i;
-      rec["where"] = docs[i].Where();
-      rec["doc"] = docs[i].fields;
-      json m = json::object();
-      for (const auto& [name, v] : out[i].metrics)
-        if (name[0] != '_') m[name] = v;
-      rec["metrics"] = m;
-      f << rec.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
-    }
+    QG_RETURN_IF_ERROR(WriteSamples(opts.samples_out, task, docs, out));
   }
   return result;
 }
