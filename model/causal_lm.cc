@@ -95,17 +95,6 @@ KVCache KVCache::Select(const at::Tensor& index) const {
   return out;
 }
 
-absl::Status CatchTorch(const std::function<absl::Status()>& fn) {
-  try {
-    return fn();
-  } catch (const c10::Error& e) {
-    return absl::InternalError(
-        absl::StrCat("libtorch: ", e.what_without_backtrace()));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("exception: ", e.what()));
-  }
-}
-
 // ---------------------------------------------------------------------------
 // Loading
 

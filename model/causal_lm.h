@@ -29,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "model/config.h"
 #include "model/tokenizer.h"
+#include "model/torch_util.h"
 
 namespace qgrid::model {
 
@@ -246,10 +247,6 @@ absl::StatusOr<std::vector<int>> GreedyGenerate(const CausalLM& lm,
                                                 const std::vector<int>& prompt,
                                                 int max_new_tokens,
                                                 bool stop_at_eos = true);
-
-// Runs `fn`, converting a thrown c10::Error / std::exception to a Status
-// (libtorch throws; module boundaries return Status).
-absl::Status CatchTorch(const std::function<absl::Status()>& fn);
 
 }  // namespace qgrid::model
 

@@ -10,44 +10,31 @@
 
 #include "model/tokenizer.h"
 #include "tests/test_util.h"
+#include "tests/testing/tiny_llama.h"
 
 namespace qgrid::eval {
 namespace {
 
 model::ModelConfig Tiny() {
-  model::ModelConfig c;
-  c.model_type = "llama";
-  c.hidden_size = 16;
-  c.intermediate_size = 24;
-  c.num_layers = 1;
-  c.num_heads = 2;
-  c.num_kv_heads = 1;
-  c.head_dim = 8;
-  c.vocab_size = 37;
-  c.max_position_embeddings = 64;
-  c.tie_word_embeddings = true;
-  return c;
+  qgrid::testing::TinyLlamaSizes s;
+  s.hidden = 16;
+  s.intermediate = 24;
+  s.layers = 1;
+  s.heads = 2;
+  s.kv_heads = 1;
+  s.vocab = 37;
+  s.max_positions = 64;
+  s.tied = true;
+  s.rms_norm_eps = model::ModelConfig().rms_norm_eps;
+  return qgrid::testing::TinyLlamaConfig(s);
 }
 
 std::map<std::string, at::Tensor> Weights(const model::ModelConfig& c,
                                           double scale) {
-  at::manual_seed(5);
-  const int64_t H = c.hidden_size, I = c.intermediate_size;
-  const int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
-  std::map<std::string, at::Tensor> t;
-  t["model.embed_tokens.weight"] = at::randn({c.vocab_size, H}) * scale;
-  const std::string p = "model.layers.0.";
-  t[p + "input_layernorm.weight"] = at::ones({H});
-  t[p + "post_attention_layernorm.weight"] = at::ones({H});
-  t[p + "self_attn.q_proj.weight"] = at::randn({q, H}) * 0.3;
-  t[p + "self_attn.k_proj.weight"] = at::randn({kv, H}) * 0.3;
-  t[p + "self_attn.v_proj.weight"] = at::randn({kv, H}) * 0.3;
-  t[p + "self_attn.o_proj.weight"] = at::randn({H, q}) * 0.3;
-  t[p + "mlp.gate_proj.weight"] = at::randn({I, H}) * 0.3;
-  t[p + "mlp.up_proj.weight"] = at::randn({I, H}) * 0.3;
-  t[p + "mlp.down_proj.weight"] = at::randn({H, I}) * 0.3;
-  t["model.norm.weight"] = at::ones({H});
-  return t;
+  qgrid::testing::TinyLlamaInit init;
+  init.embed_scale = scale;
+  init.noisy_layer_norms = init.noisy_final_norm = false;
+  return qgrid::testing::TinyLlamaWeights(c, 5, init);
 }
 
 std::vector<int> RandomIds(int n, int vocab) {

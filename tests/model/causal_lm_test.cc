@@ -9,6 +9,7 @@
 
 #include "model/safetensors.h"
 #include "tests/test_util.h"
+#include "tests/testing/tiny_llama.h"
 
 namespace qgrid::model {
 namespace {
@@ -247,49 +248,19 @@ TEST(CausalLMStories, StateDictRoundTripsThroughSafetensors) {
 // --- tiny random models built through FromTensors
 
 ModelConfig TinyConfig(const std::string& type, bool tied) {
-  ModelConfig c;
-  c.model_type = type;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 8;
-  c.vocab_size = 50;
-  c.rms_norm_eps = 1e-5;
-  c.tie_word_embeddings = tied;
-  c.qkv_bias = type == "qwen2";
-  return c;
+  qgrid::testing::TinyLlamaSizes s;
+  s.model_type = type;
+  s.vocab = 50;
+  s.tied = tied;
+  s.qkv_bias = type == "qwen2";
+  return qgrid::testing::TinyLlamaConfig(s);
 }
 
 std::map<std::string, at::Tensor> RandomTensors(const ModelConfig& c,
                                                 uint64_t seed = 1) {
-  at::manual_seed(seed);
-  const int64_t H = c.hidden_size, I = c.intermediate_size,
-                q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
-  std::map<std::string, at::Tensor> t;
-  auto w = [](int64_t o, int64_t i) { return at::randn({o, i}) * 0.2; };
-  t["model.embed_tokens.weight"] = at::randn({c.vocab_size, H});
-  for (int64_t l = 0; l < c.num_layers; ++l) {
-    std::string p = "model.layers." + std::to_string(l) + ".";
-    t[p + "input_layernorm.weight"] = 1 + 0.1 * at::randn({H});
-    t[p + "post_attention_layernorm.weight"] = 1 + 0.1 * at::randn({H});
-    t[p + "self_attn.q_proj.weight"] = w(q, H);
-    t[p + "self_attn.k_proj.weight"] = w(kv, H);
-    t[p + "self_attn.v_proj.weight"] = w(kv, H);
-    t[p + "self_attn.o_proj.weight"] = w(H, q);
-    t[p + "mlp.gate_proj.weight"] = w(I, H);
-    t[p + "mlp.up_proj.weight"] = w(I, H);
-    t[p + "mlp.down_proj.weight"] = w(H, I);
-    if (c.qkv_bias) {
-      t[p + "self_attn.q_proj.bias"] = at::randn({q});
-      t[p + "self_attn.k_proj.bias"] = at::randn({kv});
-      t[p + "self_attn.v_proj.bias"] = at::randn({kv});
-    }
-  }
-  t["model.norm.weight"] = 1 + 0.1 * at::randn({H});
-  if (!c.tie_word_embeddings) t["lm_head.weight"] = w(c.vocab_size, H);
-  return t;
+  qgrid::testing::TinyLlamaInit init;
+  init.proj_scale = init.down_scale = init.lm_head_scale = 0.2;
+  return qgrid::testing::TinyLlamaWeights(c, seed, init);
 }
 
 TEST(CausalLMTiny, GqaBiasTiedAndUntiedModelsRunAndTrain) {

@@ -23,6 +23,7 @@
 #include "quant/quant_linear.h"
 #include "quant/quantize.h"
 #include "tests/test_util.h"
+#include "tests/testing/tiny_llama.h"
 
 namespace qgrid::quant {
 namespace {
@@ -30,43 +31,22 @@ namespace {
 using model::CausalLM;
 
 model::ModelConfig TinyConfig() {
-  model::ModelConfig c;
-  c.model_type = "llama";
-  c.hidden_size = 64;
-  c.intermediate_size = 128;
-  c.num_layers = 2;
-  c.num_heads = 4;
-  c.num_kv_heads = 2;
-  c.head_dim = 16;
-  c.vocab_size = 96;
-  c.rms_norm_eps = 1e-5;
-  return c;
+  qgrid::testing::TinyLlamaSizes s;
+  s.hidden = 64;
+  s.intermediate = 128;
+  s.head_dim = 16;
+  s.vocab = 96;
+  return qgrid::testing::TinyLlamaConfig(s);
 }
 
 std::unique_ptr<CausalLM> TinyModel(uint64_t seed) {
-  model::ModelConfig c = TinyConfig();
-  at::manual_seed(seed);
-  std::map<std::string, at::Tensor> t;
-  const int64_t H = c.hidden_size, I = c.intermediate_size;
-  const int64_t q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim;
-  t["model.embed_tokens.weight"] = at::randn({c.vocab_size, H});
-  for (int i = 0; i < c.num_layers; ++i) {
-    std::string p = "model.layers." + std::to_string(i) + ".";
-    t[p + "input_layernorm.weight"] = 1 + 0.1 * at::randn({H});
-    t[p + "post_attention_layernorm.weight"] = 1 + 0.1 * at::randn({H});
-    t[p + "self_attn.q_proj.weight"] = at::randn({q, H}) / 8;
-    t[p + "self_attn.k_proj.weight"] = at::randn({kv, H}) / 8;
-    t[p + "self_attn.v_proj.weight"] = at::randn({kv, H}) / 8;
-    t[p + "self_attn.o_proj.weight"] = at::randn({H, q}) / 8;
-    t[p + "mlp.gate_proj.weight"] = at::randn({I, H}) / 8;
-    t[p + "mlp.up_proj.weight"] = at::randn({I, H}) / 8;
-    t[p + "mlp.down_proj.weight"] = at::randn({H, I}) / 11;
-  }
-  t["model.norm.weight"] = at::ones({H});
-  t["lm_head.weight"] = at::randn({c.vocab_size, H}) / 8;
-  auto lm = CausalLM::FromTensors(c, t);
-  EXPECT_TRUE(lm.ok()) << lm.status();
-  return std::move(lm).value();
+  qgrid::testing::TinyLlamaInit init;
+  init.proj_scale = init.lm_head_scale = 1.0 / 8;
+  init.down_scale = 1.0 / 11;
+  init.noisy_final_norm = false;
+  auto lm = qgrid::testing::TinyLlama(TinyConfig(), seed, init);
+  EXPECT_NE(lm, nullptr);
+  return lm;
 }
 
 at::Tensor Logits(const CausalLM& lm, const at::Tensor& ids) {
