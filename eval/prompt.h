@@ -11,15 +11,16 @@
 // document (so C-Eval's header can name the subject) and carries its own
 // trailing separator, as in lm-eval's MMLU/C-Eval configs.
 //
-// Few-shot documents come from the pool (the few-shot split); the scored
-// document itself is never one of them (same index when the pool is the
-// scored split, or the same content). `random` draws k+1 with an RNG seeded
-// by (seed, document index), drops the document itself and keeps k, so the
-// shots of a document do not depend on --limit or batching; `first_n` takes
-// the first k (C-Eval's official 5-shot from dev). Grouped tasks draw from
-// the scored document's own subject.
+// Few-shot documents come from the pool (the few-shot split) and are picked
+// by ShotSampler below, as lm-evaluation-harness picks them: `random` is
+// one Python random.Random(seed) per subject advanced document by document
+// in evaluation order (so the shots of a document depend on the documents
+// scored before it, as in lm-eval), `first_n` the first k (C-Eval's
+// official 5-shot from dev). The scored document itself is never a shot.
+// Grouped tasks draw from the scored document's own subject.
 //
-// Thread-safety: pure functions.
+// Thread-safety: the free functions are pure; a ShotSampler is used by one
+// thread.
 #ifndef QGRID_EVAL_PROMPT_H_
 #define QGRID_EVAL_PROMPT_H_
 

@@ -5,8 +5,8 @@
 //   studies) with, when the method has one, its integer form kept for
 //   export; optional activation fake-quant on its input.
 // - PackedLinear: GPTQ-layout packed codes (qweight/qzeros/scales/g_idx);
-//   Forward dequantizes on the fly (CPU) or, for 4-bit on CUDA builds, runs
-//   the W4A16 kernel (quant/kernels/).
+//   Forward dequantizes the weight on the fly and runs a dense matmul, on
+//   CPU and CUDA alike (there is no fused W4A16 kernel yet).
 // - Int8OutlierLinear: LLM.int8() mixed decomposition.
 //
 // Thread-safety: layers are immutable after construction; Forward is const
