@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/commands.h"
 #include "cli/quant_flags.h"
@@ -266,7 +267,8 @@ int RunTasks(bool json) {
   std::printf(
       "Built-in tasks (%s); data under --data-dir / QGRID_DATA_DIR "
       "(now: %s)\n\n",
-      eval::BuiltinTasksDir().c_str(), eval::ResolveDataDir("").c_str());
+      absl::StrJoin(eval::BuiltinTasksDirs(), ":").c_str(),
+      eval::ResolveDataDir("").c_str());
   for (const auto& t : *all) {
     std::printf("%-18s %-16s %d-shot  ", t.task.c_str(),
                 eval::OutputTypeName(t.output_type),
