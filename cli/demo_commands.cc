@@ -1,13 +1,13 @@
-// `qgrid data build-demo`: the demo corpora from public-text Debian packages
-// (eval/demo_corpus.h).
+// `qgrid data build-demo | demo-report` and `qgrid train-tiny`: flag parsing
+// over the demo module (demo/corpus.h, demo/report.h, demo/train.h).
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "cli/commands.h"
-#include "eval/demo_corpus.h"
-#include "eval/demo_report.h"
-#include "model/train.h"
+#include "demo/corpus.h"
+#include "demo/report.h"
+#include "demo/train.h"
 
 namespace qgrid::cli {
 namespace {
@@ -22,14 +22,14 @@ struct BuildDemoArgs {
 };
 
 void RunBuildDemo(const BuildDemoArgs& a) {
-  eval::DemoBuildOptions opts;
+  demo::DemoBuildOptions opts;
   opts.out_dir = a.out;
   opts.seed = a.seed;
   opts.calib_fraction = a.calib_fraction;
   opts.test_fraction = a.test_fraction;
   opts.max_bytes_per_domain = a.max_bytes;
   opts.mc_test_items = a.mc_items;
-  auto res = eval::BuildDemoData(opts);
+  auto res = demo::BuildDemoData(opts);
   if (!res.ok()) {
     std::fprintf(stderr, "build-demo: %s\n",
                  std::string(res.status().message()).c_str());
@@ -54,8 +54,8 @@ std::string CommandLine(const std::vector<std::string>& args) {
   return s;
 }
 
-void RunTrainTiny(model::TrainTinyOptions o) {
-  auto res = model::TrainTinyLlama(o);
+void RunTrainTiny(demo::TrainTinyOptions o) {
+  auto res = demo::TrainTinyLlama(o);
   if (!res.ok()) {
     std::fprintf(stderr, "train-tiny: %s\n",
                  std::string(res.status().message()).c_str());
@@ -72,12 +72,12 @@ void RunTrainTiny(model::TrainTinyOptions o) {
 }
 
 struct DemoReportArgs {
-  eval::DemoReportOptions opts;
+  demo::DemoReportOptions opts;
   bool json = false;
 };
 
 void RunDemoReport(const DemoReportArgs& a) {
-  auto rep = eval::BuildDemoReport(a.opts);
+  auto rep = demo::BuildDemoReport(a.opts);
   if (!rep.ok()) {
     std::fprintf(stderr, "demo-report: %s\n",
                  std::string(rep.status().message()).c_str());
@@ -85,7 +85,7 @@ void RunDemoReport(const DemoReportArgs& a) {
     return;
   }
   std::string out =
-      a.json ? eval::DemoReportJson(*rep) + "\n" : eval::FormatDemoReport(*rep);
+      a.json ? demo::DemoReportJson(*rep) + "\n" : demo::FormatDemoReport(*rep);
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
@@ -176,7 +176,7 @@ void RegisterDemoCommands(CLI::App& app) {
   report->add_flag("--json", rargs->json, "Print JSON instead of tables");
   report->callback([rargs]() { RunDemoReport(*rargs); });
 
-  auto targs = std::make_shared<model::TrainTinyOptions>();
+  auto targs = std::make_shared<demo::TrainTinyOptions>();
   CLI::App* train = app.add_subcommand(
       "train-tiny",
       "Train the tiny default model on `data build-demo` output: a\n"
@@ -186,7 +186,7 @@ void RegisterDemoCommands(CLI::App& app) {
       "model.safetensors, tokenizer.model, tokenizer_config.json, ...) plus\n"
       "train_log.json and README.md. Same seed and threads on the same\n"
       "machine reproduce the loss curve exactly.");
-  model::TrainTinyOptions& t = *targs;
+  demo::TrainTinyOptions& t = *targs;
   train->add_option("--data", t.data_dir, "A `data build-demo` output folder")
       ->required();
   train->add_option("--out", t.out_dir, "Output model folder")->required();
@@ -242,7 +242,7 @@ void RegisterDemoCommands(CLI::App& app) {
       "--no-progress", [targs](int64_t) { targs->progress = false; },
       "Hide the progress bar");
   train->callback([targs, train]() {
-    model::TrainTinyOptions o = *targs;
+    demo::TrainTinyOptions o = *targs;
     std::vector<std::string> args;
     for (const CLI::Option* opt : train->get_options()) {
       if (opt->count() == 0 || opt->get_name() == "--help") continue;

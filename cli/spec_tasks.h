@@ -7,9 +7,9 @@
 // client links eval/ and checks every `tests[i].task` and every
 // `calibration[i].task` (or `dataset`, when it is what the worker will
 // resolve: no `task`, no `path`) against the built-in task registry
-// (eval/task_config.h ResolveTask, eval/tasks/*.yaml). An unknown name is
-// refused with its file:line:col, the closest known name and the list of
-// known tasks. Task files (NAME.yaml) are resolved under a worker's data
+// (eval/task_config.h ResolveTask, the built-in task directories). An unknown
+// name is refused with its file:line:col, the closest known name and the list
+// of known tasks. Task files (NAME.yaml) are resolved under a worker's data
 // roots and are left to the worker, which fails such a job permanently with
 // the same kind of message. Pure; thread-safe.
 #ifndef QGRID_CLI_SPEC_TASKS_H_

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <memory>
 
+#include "absl/strings/str_join.h"
 #include "cli/commands.h"
 #include "cli/exit_code.h"
 #include "eval/task_config.h"
@@ -35,7 +36,8 @@ int RunTasks(bool json) {
   std::printf(
       "Built-in tasks (%s); data under --data-dir / QGRID_DATA_DIR "
       "(now: %s)\n\n",
-      eval::BuiltinTasksDir().c_str(), eval::ResolveDataDir("").c_str());
+      absl::StrJoin(eval::BuiltinTasksDirs(), ":").c_str(),
+      eval::ResolveDataDir("").c_str());
   for (const auto& t : *all) {
     std::printf("%-18s %-16s %d-shot  ", t.task.c_str(),
                 eval::OutputTypeName(t.output_type),

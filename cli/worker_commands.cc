@@ -22,7 +22,7 @@
 #include "cluster/embedded_cluster.h"
 #include "common/file_util.h"
 #include "coordinator/sweep_spec.h"
-#include "eval/demo_corpus.h"
+#include "demo/data.h"
 #include "glog/logging.h"
 #include "worker/agent.h"
 #include "worker/executor.h"
@@ -85,81 +85,6 @@ void AddWorkerFlags(CLI::App* c, WorkerFlags* f) {
   c->add_option("--drain-grace-ms", f->drain_grace_ms,
                 "On SIGTERM, how long the running job may take to finish "
                 "before it is given back");
-}
-
-// The built-in demo (issue 5/6): the committed tiny model (assets/qgrid-tiny,
-// trained by `qgrid train-tiny`) x {fp16, rtn, gptq, awq} x {3, 2} bits
-// (group size 64) x calibration on each demo text domain x perplexity and
-// multiple choice on each domain. Why 3 and 2 bits, not the paper's 4 and 3:
-// a 3M-parameter model trained for minutes has none of the outlier features
-// that make 7B models fragile, so W4 is indistinguishable from fp16 and W3
-// moves perplexity by ~1%; at W2 the calibration set visibly matters
-// (quotes test, GPTQ W2 g64: calibrated on quotes 201.8, on scripture 204.0;
-// RTN 211.5; fp 201.2). Sized to run in a few minutes on a laptop CPU
-// without making the work fake:
-//   - calibration: 32 windows of 128 tokens (the model's training length)
-//     instead of the paper's 128 x 512;
-//   - perplexity: a fixed token budget of 40 windows x 128 tokens = 5,120
-//     tokens per domain (the start of each held-out test stream; the full
-//     streams are ~400 windows and made three quarters of the demo's time);
-//     every cell of a row is scored on the same tokens, so calibration sets
-//     are compared on equal terms;
-//   - multiple choice: the first 50 items of each domain.
-// Paths are relative to the model root (assets/) and the demo data dir built
-// by `qgrid data build-demo`.
-constexpr char kDemoSpec[] = R"(name: demo
-models:
-  - {name: qgrid-tiny, path: qgrid-tiny, dtype: float32}
-methods:
-  - {name: fp16}
-  - {name: rtn, bits: [3, 2], group_size: 64}
-  - {name: gptq, bits: [3, 2], group_size: 64}
-  - {name: awq, bits: [3, 2], group_size: 64}
-calibration:
-  - {name: scripture, path: scripture/calib.txt, samples: 32, seq_len: 128, domain: scripture}
-  - {name: quotes, path: quotes/calib.txt, samples: 32, seq_len: 128, domain: quotes}
-  - {name: dictionary, path: dictionary/calib.txt, samples: 32, seq_len: 128, domain: dictionary}
-  - {name: chinese, path: chinese/calib.txt, samples: 32, seq_len: 128, domain: chinese}
-tests:
-  - {name: scripture, task: demo_scripture_ppl, limit: 40, domain: scripture}
-  - {name: quotes, task: demo_quotes_ppl, limit: 40, domain: quotes}
-  - {name: dictionary, task: demo_dictionary_ppl, limit: 40, domain: dictionary}
-  - {name: chinese, task: demo_chinese_ppl, limit: 40, domain: chinese}
-  - {name: scripture_mc, task: demo_scripture_mc, limit: 50, domain: scripture}
-  - {name: quotes_mc, task: demo_quotes_mc, limit: 50, domain: quotes}
-  - {name: dictionary_mc, task: demo_dictionary_mc, limit: 50, domain: dictionary}
-  - {name: chinese_mc, task: demo_chinese_mc, limit: 50, domain: chinese}
-shots: [0]
-)";
-
-// Where the built-in demo keeps its data: $QGRID_DEMO_DATA, else
-// $XDG_CACHE_HOME/qgrid/demo-data, else ~/.cache/qgrid/demo-data.
-std::string DemoDataDir() {
-  if (const char* e = std::getenv("QGRID_DEMO_DATA"); e && *e) return e;
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
-    return std::string(x) + "/qgrid/demo-data";
-  const char* home = std::getenv("HOME");
-  return std::string(home && *home ? home : "/tmp") + "/.cache/qgrid/demo-data";
-}
-
-// Builds the demo data from the installed Debian text packages when it is
-// not there yet (a few seconds).
-absl::Status EnsureDemoData(const std::string& dir) {
-  if (access((dir + "/manifest.json").c_str(), R_OK) == 0) {
-    return absl::OkStatus();
-  }
-  std::cerr << "building the demo data from Debian's text packages into " << dir
-            << " (qgrid data build-demo)...\n";
-  eval::DemoBuildOptions o;
-  o.out_dir = dir;
-  auto built = eval::BuildDemoData(o);
-  if (!built.ok()) {
-    return absl::Status(
-        built.status().code(),
-        std::string(built.status().message()) +
-            " (install the packages with deploy/install-deps.sh)");
-  }
-  return absl::OkStatus();
 }
 
 void RegisterWorker(CLI::App& app) {
@@ -272,20 +197,20 @@ void RegisterRun(CLI::App& app) {
   AddWorkerFlags(c, &f->worker);
   c->callback([f] {
     if (!f->verbose) FLAGS_minloglevel = google::GLOG_WARNING;
-    std::string text = kDemoSpec, name = "<built-in demo>";
-    if (!f->spec.empty()) {
-      auto t = ReadFileToString(f->spec, coordinator::kMaxSpecBytes);
-      if (!t.ok()) return (void)ReportError("", t.status());
-      text = *t;
-      name = f->spec;
-    } else {
-      // The built-in demo: the committed model under assets/ and the demo
-      // data (built on first use).
+    // The built-in demo's spec is assets/demo-sweep.yaml (demo/data.h).
+    const std::string name =
+        f->spec.empty() ? demo::DemoSweepSpecPath() : f->spec;
+    auto read = ReadFileToString(name, coordinator::kMaxSpecBytes);
+    if (!read.ok()) return (void)ReportError("", read.status());
+    const std::string text = *read;
+    if (f->spec.empty()) {
+      // The built-in demo: its model under assets/ and the demo data (built
+      // on first use).
       if (f->worker.model_roots.empty()) {
         f->worker.model_roots = {std::string(QGRID_SOURCE_DIR) + "/assets"};
       }
       if (f->worker.data_dirs.empty()) {
-        f->worker.data_dirs = {DemoDataDir()};
+        f->worker.data_dirs = {demo::DemoDataDir()};
       }
       std::string probe = f->worker.model_roots[0] + "/qgrid-tiny/config.json";
       if (access(probe.c_str(), R_OK) != 0) {
@@ -295,7 +220,7 @@ void RegisterRun(CLI::App& app) {
                     " (committed in the repository under assets/; or pass "
                     "--model-root, or give a SPEC.yaml)"));
       }
-      absl::Status ds = EnsureDemoData(f->worker.data_dirs[0]);
+      absl::Status ds = demo::EnsureDemoData(f->worker.data_dirs[0]);
       if (!ds.ok()) return (void)ReportError("", ds);
     }
     // Validate before starting anything.

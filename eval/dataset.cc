@@ -12,8 +12,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "common/compressed_file.h"
 #include "common/status_macros.h"
-#include "eval/demo_corpus.h"
 #include "eval/doc_processors.h"
 
 namespace qgrid::eval {

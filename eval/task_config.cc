@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "eval/doc_processors.h"
 
@@ -387,26 +388,37 @@ absl::StatusOr<TaskConfig> LoadTaskConfigFile(const std::string& path) {
   return ParseTaskConfig(ss.str(), path);
 }
 
-std::string BuiltinTasksDir() {
+std::vector<std::string> BuiltinTasksDirs() {
   const char* env = std::getenv("QGRID_TASKS_DIR");
-  if (env && *env) return env;
-  return QGRID_TASKS_DIR;
+  std::string path = env && *env ? env : QGRID_TASKS_DIR;
+  std::vector<std::string> dirs;
+  for (absl::string_view d : absl::StrSplit(path, ':', absl::SkipEmpty()))
+    dirs.emplace_back(d);
+  return dirs;
 }
 
 absl::StatusOr<std::vector<TaskConfig>> ListBuiltinTasks() {
   std::vector<TaskConfig> out;
-  std::string dir = BuiltinTasksDir();
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    return absl::NotFoundError("built-in tasks directory not found: " + dir +
-                               " (set QGRID_TASKS_DIR)");
-  std::vector<std::string> files;
-  for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().extension() == ".yaml") files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
-    QG_ASSIGN_OR_RETURN(TaskConfig c, LoadTaskConfigFile(f));
-    out.push_back(std::move(c));
+  std::vector<std::string> dirs = BuiltinTasksDirs();
+  if (dirs.empty())
+    return absl::NotFoundError(
+        "no built-in tasks directory (QGRID_TASKS_DIR is empty)");
+  std::set<std::string> seen;
+  for (const std::string& dir : dirs) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+      return absl::NotFoundError("built-in tasks directory not found: " + dir +
+                                 " (set QGRID_TASKS_DIR)");
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().extension() == ".yaml") files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      QG_ASSIGN_OR_RETURN(TaskConfig c, LoadTaskConfigFile(f));
+      // A name in an earlier directory shadows the same name in later ones.
+      if (!seen.insert(c.task).second) continue;
+      out.push_back(std::move(c));
+    }
   }
   std::sort(
       out.begin(), out.end(),

@@ -18,11 +18,12 @@
 //   num_fewshot: 0
 //   fixed_fewshot: 3               # demonstrations inside `description`
 //
-// Built-in tasks live in eval/tasks/*.yaml (the directory is compiled in;
-// $QGRID_TASKS_DIR overrides it). A user passes their own FILE.yaml instead
-// of a name. Data is found under --data-dir, else $QGRID_DATA_DIR.
-// `ceval:humanities` / `ceval:law` select a subset of a task's subjects by
-// category or subject name.
+// Built-in tasks are the *.yaml files of a search path of directories
+// (compiled in: eval/tasks and every other module's tasks folder, set in the
+// root CMakeLists.txt; $QGRID_TASKS_DIR, colon-separated, overrides it). A
+// user passes their own FILE.yaml instead of a name. Data is found under
+// --data-dir, else $QGRID_DATA_DIR. `ceval:humanities` / `ceval:law` select a
+// subset of a task's subjects by category or subject name.
 //
 // Thread-safety: TaskConfig is a plain value; the loaders are pure.
 #ifndef QGRID_EVAL_TASK_CONFIG_H_
@@ -166,9 +167,12 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
                                            const std::string& source);
 absl::StatusOr<TaskConfig> LoadTaskConfigFile(const std::string& path);
 
-// The built-in tasks directory ($QGRID_TASKS_DIR or the compiled-in path).
-std::string BuiltinTasksDir();
-// Every built-in task, sorted by name.
+// The built-in task directories, in search order ($QGRID_TASKS_DIR split at
+// ':', or the compiled-in path).
+std::vector<std::string> BuiltinTasksDirs();
+// Every built-in task of every directory, sorted by name; a task name in an
+// earlier directory shadows the same name in later ones. Fails when a
+// directory is missing.
 absl::StatusOr<std::vector<TaskConfig>> ListBuiltinTasks();
 // NAME (built-in), NAME:SUBSET (subjects by category or id, case-insensitive)
 // or a path to a .yaml file.

@@ -10,7 +10,7 @@
 // rotate-half implementation exactly.
 //
 // Forward() runs under NoGradGuard unless the model was built with
-// LoadOptions::trainable (the trainer in model/train.h).
+// LoadOptions::trainable (for training with autograd).
 //
 // Thread-safety: Forward/LayerForward are const and may run concurrently
 // as long as nobody mutates layers or hooks at the same time.

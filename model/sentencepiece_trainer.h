@@ -3,7 +3,8 @@
 //
 // TrainSentencePiece writes <model_prefix>.model and <model_prefix>.vocab.
 // With num_threads = 1 and no sentence sampling (the defaults below) the
-// result is deterministic for a given input, which the demo trainer relies on.
+// result is deterministic for a given input, which reproducible training
+// relies on.
 //
 // Thread-safety: SentencePieceTrainer keeps no shared state between calls,
 // but training is CPU- and memory-heavy; callers should not run many at once.

@@ -1,11 +1,11 @@
-// Evidence that the demo model is a real language model and that the demo
-// domains really differ (`qgrid data demo-report`).
+// The demo report (`qgrid data demo-report`): evidence that the demo model
+// is a real language model and that the demo domains really differ.
 //
 // For a model folder (normally assets/qgrid-tiny) and a build-demo folder,
 // BuildDemoReport() computes per domain:
 //  - the model's held-out test perplexity (GPTQ-style windows, see
-//    model::StreamPerplexity) next to an add-one smoothed unigram baseline
-//    estimated on the same training text (all domains) with the same
+//    eval::Perplexity in eval/perplexity.h) next to an add-one smoothed unigram
+//    baseline estimated on the same training text (all domains) with the same
 //    tokenizer, scored on exactly the same tokens;
 //  - a domain x domain table of unigram perplexities (unigram of the row
 //    domain's train split on the column domain's test split): the diagonal is
@@ -27,16 +27,18 @@
 // bits per UTF-8 byte (nll / ln 2 / bytes) is printed beside them as the
 // tokenizer-independent comparison across domains.
 //
-// Thread-safety: no shared state; the model is used read-only.
-#ifndef QGRID_EVAL_DEMO_REPORT_H_
-#define QGRID_EVAL_DEMO_REPORT_H_
+// Thread-safety: BuildDemoReport() sets the process-wide ATen thread count
+// (DemoReportOptions::threads) and otherwise shares no state; the
+// formatters are pure.
+#ifndef QGRID_DEMO_REPORT_H_
+#define QGRID_DEMO_REPORT_H_
 
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 
-namespace qgrid::eval {
+namespace qgrid::demo {
 
 struct DemoReportOptions {
   std::string model_dir;
@@ -97,6 +99,6 @@ std::string FormatDemoReport(const DemoReport& r);
 // The same as JSON.
 std::string DemoReportJson(const DemoReport& r);
 
-}  // namespace qgrid::eval
+}  // namespace qgrid::demo
 
-#endif  // QGRID_EVAL_DEMO_REPORT_H_
+#endif  // QGRID_DEMO_REPORT_H_

@@ -1,6 +1,6 @@
-// Training the tiny default model: a SentencePiece tokenizer and a small
-// LLaMA-architecture language model, from the demo corpora
-// (eval/demo_corpus.h), written as a normal Hugging Face folder.
+// Training the tiny default model (`qgrid train-tiny`): a SentencePiece
+// tokenizer and a small LLaMA-architecture language model, from the demo
+// corpora (demo/corpus.h), written as a normal Hugging Face folder.
 //
 // TrainTinyLlama() trains a BPE tokenizer with byte fallback on the domains'
 // train.txt files (model/sentencepiece_trainer.h), tokenizes the training
@@ -21,20 +21,26 @@
 // depends on it: the same seed and thread count on the same machine
 // reproduce the loss curve exactly.
 //
+// Evaluation helpers for the demo: TokenizeLines() turns a split file into
+// one token stream (score it with eval::Perplexity, eval/perplexity.h), and
+// UnigramPerplexity() scores an add-one unigram baseline on exactly the
+// tokens eval::Perplexity predicts.
+//
 // Thread-safety: TrainTinyLlama sets the process-wide ATen thread count; do
 // not run it concurrently with other ATen work that cares about threads.
-#ifndef QGRID_MODEL_TRAIN_H_
-#define QGRID_MODEL_TRAIN_H_
+// The other functions are pure.
+#ifndef QGRID_DEMO_TRAIN_H_
+#define QGRID_DEMO_TRAIN_H_
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "model/causal_lm.h"
+#include "eval/perplexity.h"
 #include "model/tokenizer.h"
 
-namespace qgrid::model {
+namespace qgrid::demo {
 
 struct TrainTinyOptions {
   // A `qgrid data build-demo` folder: <data_dir>/<domain>/train.txt.
@@ -106,22 +112,9 @@ double CosineLearningRate(int step, int total, int warmup, double peak,
 
 // Documents of a text file, one per line, each encoded with BOS (as the
 // tokenizer's add_special_tokens does) and concatenated.
-absl::StatusOr<std::vector<int>> TokenizeLines(const Tokenizer& tok,
+absl::StatusOr<std::vector<int>> TokenizeLines(const model::Tokenizer& tok,
                                                const std::string& path,
                                                int64_t max_docs = -1);
-
-struct PerplexityResult {
-  double nll_sum = 0;  // natural log
-  int64_t tokens = 0;  // predicted tokens
-  double ppl() const;
-};
-
-// GPTQ-style perplexity over `stream`: non-overlapping windows of
-// `seq_len`, the remainder dropped, every token but each window's first
-// predicted. Fails when the stream is shorter than one window.
-absl::StatusOr<PerplexityResult> StreamPerplexity(
-    const CausalLM& lm, const std::vector<int>& stream, int seq_len,
-    int batch_size = 8);
 
 // log p(t) for every id of the add-one smoothed unigram model of `train`:
 // p(t) = (count_t + 1) / (|train| + vocab_size).
@@ -129,11 +122,13 @@ std::vector<double> UnigramLogProbs(const std::vector<int>& train,
                                     int vocab_size);
 
 // The add-one smoothed unigram model of `train` over `vocab_size` ids,
-// scored on exactly the tokens StreamPerplexity predicts in `test`.
-PerplexityResult UnigramPerplexity(const std::vector<int>& train,
-                                   const std::vector<int>& test, int vocab_size,
-                                   int seq_len);
+// scored on exactly the tokens eval::Perplexity predicts in `test` with
+// windows of `seq_len` (the remainder dropped, each window's first token
+// not predicted); the result's fields mean what they mean there.
+eval::PerplexityResult UnigramPerplexity(const std::vector<int>& train,
+                                         const std::vector<int>& test,
+                                         int vocab_size, int seq_len);
 
-}  // namespace qgrid::model
+}  // namespace qgrid::demo
 
-#endif  // QGRID_MODEL_TRAIN_H_
+#endif  // QGRID_DEMO_TRAIN_H_

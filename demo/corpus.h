@@ -19,8 +19,8 @@
 //
 // The parsing helpers are exposed for tests. Thread-safety: all functions
 // are pure or touch only the files they are given.
-#ifndef QGRID_EVAL_DEMO_CORPUS_H_
-#define QGRID_EVAL_DEMO_CORPUS_H_
+#ifndef QGRID_DEMO_CORPUS_H_
+#define QGRID_DEMO_CORPUS_H_
 
 #include <cstdint>
 #include <random>
@@ -31,7 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace qgrid::eval {
+namespace qgrid::demo {
 
 // ---- Cleaning helpers ------------------------------------------------------
 
@@ -61,17 +61,12 @@ std::vector<std::string> ParseGcideSenses(std::string_view text);
 // ---- File readers ----------------------------------------------------------
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path);
-// A gzip (or dictzip) file, decompressed.
-absl::StatusOr<std::string> ReadGzipFile(const std::string& path);
 // bible-kjv-text's /usr/lib/bible.data: a header ("EC02Compressed Data
 // File"), the uncompressed window size and count, a table of window offsets,
 // then each window as an independent compress(1)-style LZW stream (16-bit
-// max codes, block mode). Returns the whole text.
+// max codes, block mode; common/compressed_file.h LzwDecompress). Returns
+// the whole text.
 absl::StatusOr<std::string> ReadBibleData(const std::string& path);
-// LZW decoding of one compress(1) stream body (after the 3-byte header).
-absl::StatusOr<std::string> LzwDecompress(std::string_view data,
-                                          int max_bits = 16,
-                                          bool block_mode = true);
 
 // ---- Deterministic data handling -------------------------------------------
 
@@ -185,6 +180,6 @@ absl::StatusOr<std::vector<DemoDomainSummary>> BuildDemoData(
 std::string DpkgVersion(const std::string& status_path,
                         const std::string& package);
 
-}  // namespace qgrid::eval
+}  // namespace qgrid::demo
 
-#endif  // QGRID_EVAL_DEMO_CORPUS_H_
+#endif  // QGRID_DEMO_CORPUS_H_

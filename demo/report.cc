@@ -1,4 +1,4 @@
-#include "eval/demo_report.h"
+#include "demo/report.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -14,13 +14,19 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "demo/train.h"
 #include "eval/evaluate.h"
+#include "eval/perplexity.h"
 #include "eval/task_config.h"
 #include "model/causal_lm.h"
-#include "model/train.h"
 
-namespace qgrid::eval {
+namespace qgrid::demo {
 namespace {
+
+using eval::EvalOptions;
+using eval::Evaluate;
+using eval::ResolveTask;
+using eval::TaskConfig;
 
 namespace fs = std::filesystem;
 
@@ -131,18 +137,24 @@ std::string JudgeDomain(const std::vector<int>& ids,
 absl::Status ScoreStream(const model::CausalLM& lm, const DocStream& stream,
                          const std::vector<int>& unigram_train, int vocab,
                          int seq_len, DemoDomainReport* dr) {
-  QG_ASSIGN_OR_RETURN(model::PerplexityResult mp,
-                      model::StreamPerplexity(lm, stream.ids, seq_len));
-  model::PerplexityResult up =
-      model::UnigramPerplexity(unigram_train, stream.ids, vocab, seq_len);
-  dr->test_tokens = mp.tokens;
-  dr->model_ppl = mp.ppl();
-  dr->unigram_ppl = up.ppl();
+  // GPTQ-style windows, 8 per forward call, as the numbers were first made.
+  eval::PerplexityOptions po;
+  po.seqlen = seq_len;
+  po.batch_size = 8;
+  po.show_progress = false;
+  QG_ASSIGN_OR_RETURN(eval::PerplexityResult mp,
+                      eval::Perplexity(lm, stream.ids, po));
+  eval::PerplexityResult up =
+      UnigramPerplexity(unigram_train, stream.ids, vocab, seq_len);
+  dr->test_tokens = mp.predicted;
+  dr->model_ppl = mp.ppl;
+  dr->unigram_ppl = up.ppl;
   // The bytes behind the predicted tokens, pro-rated over the stream.
   double bytes =
-      stream.bytes * mp.tokens / std::max<size_t>(1, stream.ids.size());
+      stream.bytes * mp.predicted / std::max<size_t>(1, stream.ids.size());
   dr->test_bytes = static_cast<int64_t>(bytes);
-  dr->model_bpb = bytes > 0 ? mp.nll_sum / std::log(2.0) / bytes : 0;
+  const double nll_sum = mp.mean_nll * static_cast<double>(mp.predicted);
+  dr->model_bpb = bytes > 0 ? nll_sum / std::log(2.0) / bytes : 0;
   return absl::OkStatus();
 }
 
@@ -182,9 +194,9 @@ absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
   std::vector<int> all_train;
   for (size_t i = 0; i < domains.size(); ++i) {
     fs::path d = fs::path(opts.data_dir) / domains[i];
-    QG_ASSIGN_OR_RETURN(train[i],
-                        model::TokenizeLines(*tok, (d / "train.txt").string(),
-                                             opts.max_train_docs));
+    QG_ASSIGN_OR_RETURN(
+        train[i],
+        TokenizeLines(*tok, (d / "train.txt").string(), opts.max_train_docs));
     if (!fs::exists(d / "test.txt"))
       return absl::NotFoundError(
           absl::StrCat((d / "test.txt").string(), ": missing"));
@@ -201,7 +213,7 @@ absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
   // Per-domain add-one unigram log-probabilities, to judge continuations.
   std::vector<std::vector<double>> unigram_logp(domains.size());
   for (size_t i = 0; i < domains.size(); ++i)
-    unigram_logp[i] = model::UnigramLogProbs(train[i], rep.vocab_size);
+    unigram_logp[i] = UnigramLogProbs(train[i], rep.vocab_size);
 
   for (size_t i = 0; i < domains.size(); ++i) {
     DemoDomainReport dr;
@@ -275,9 +287,8 @@ absl::StatusOr<DemoReport> BuildDemoReport(const DemoReportOptions& opts) {
   for (size_t i = 0; i < domains.size(); ++i) {
     for (size_t j = 0; j < domains.size(); ++j) {
       rep.cross_unigram[i][j] =
-          model::UnigramPerplexity(train[i], test[j], rep.vocab_size,
-                                   opts.seq_len)
-              .ppl();
+          UnigramPerplexity(train[i], test[j], rep.vocab_size, opts.seq_len)
+              .ppl;
       size_t inter = 0;
       for (int t : types[i]) inter += types[j].count(t);
       size_t uni = types[i].size() + types[j].size() - inter;
@@ -391,4 +402,4 @@ std::string DemoReportJson(const DemoReport& r) {
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-}  // namespace qgrid::eval
+}  // namespace qgrid::demo

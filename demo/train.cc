@@ -1,4 +1,4 @@
-#include "model/train.h"
+#include "demo/train.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -21,7 +21,18 @@
 #include "model/safetensors.h"
 #include "model/sentencepiece_trainer.h"
 
-namespace qgrid::model {
+namespace qgrid::demo {
+
+using model::CatchTorch;
+using model::CausalLM;
+using model::LoadOptions;
+using model::LoadTokenizer;
+using model::ModelConfig;
+using model::SentencePieceTrainOptions;
+using model::Tokenizer;
+using model::TrainSentencePiece;
+using model::WriteSafetensors;
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -175,11 +186,7 @@ double CosineLearningRate(int step, int total, int warmup, double peak,
   return min_lr + 0.5 * (peak - min_lr) * (1.0 + std::cos(M_PI * progress));
 }
 
-double PerplexityResult::ppl() const {
-  return tokens > 0 ? std::exp(nll_sum / static_cast<double>(tokens)) : NAN;
-}
-
-absl::StatusOr<std::vector<int>> TokenizeLines(const Tokenizer& tok,
+absl::StatusOr<std::vector<int>> TokenizeLines(const model::Tokenizer& tok,
                                                const std::string& path,
                                                int64_t max_docs) {
   std::ifstream in(path);
@@ -197,36 +204,6 @@ absl::StatusOr<std::vector<int>> TokenizeLines(const Tokenizer& tok,
   return out;
 }
 
-absl::StatusOr<PerplexityResult> StreamPerplexity(
-    const CausalLM& lm, const std::vector<int>& stream, int seq_len,
-    int batch_size) {
-  int64_t windows = static_cast<int64_t>(stream.size()) / seq_len;
-  if (windows == 0)
-    return absl::InvalidArgumentError(
-        absl::StrCat("perplexity: ", stream.size(),
-                     " tokens is less than one window of ", seq_len));
-  PerplexityResult r;
-  QG_RETURN_IF_ERROR(CatchTorch([&]() -> absl::Status {
-    at::NoGradGuard no_grad;
-    at::Tensor all =
-        at::tensor(std::vector<int64_t>(stream.begin(),
-                                        stream.begin() + windows * seq_len),
-                   at::kLong)
-            .view({windows, seq_len});
-    for (int64_t b = 0; b < windows; b += batch_size) {
-      at::Tensor ids = all.slice(0, b, std::min(windows, b + batch_size));
-      QG_ASSIGN_OR_RETURN(at::Tensor logits, lm.Forward(ids.to(lm.device())));
-      at::Tensor logp = at::log_softmax(
-          logits.slice(1, 0, seq_len - 1).to(at::kDouble).cpu(), -1);
-      at::Tensor tgt = ids.slice(1, 1, seq_len).unsqueeze(-1);
-      r.nll_sum -= logp.gather(-1, tgt).sum().item<double>();
-      r.tokens += tgt.numel();
-    }
-    return absl::OkStatus();
-  }));
-  return r;
-}
-
 std::vector<double> UnigramLogProbs(const std::vector<int>& train,
                                     int vocab_size) {
   // Add-one (Laplace) smoothing: p(t) = (c_t + 1) / (N + V).
@@ -239,22 +216,28 @@ std::vector<double> UnigramLogProbs(const std::vector<int>& train,
   return logp;
 }
 
-PerplexityResult UnigramPerplexity(const std::vector<int>& train,
-                                   const std::vector<int>& test, int vocab_size,
-                                   int seq_len) {
+eval::PerplexityResult UnigramPerplexity(const std::vector<int>& train,
+                                         const std::vector<int>& test,
+                                         int vocab_size, int seq_len) {
   const std::vector<double> logp = UnigramLogProbs(train, vocab_size);
   // Ids outside the vocabulary get the probability of an unseen token.
   const double unseen =
       std::log(1.0 / (static_cast<double>(train.size()) + vocab_size));
-  PerplexityResult r;
-  int64_t windows = static_cast<int64_t>(test.size()) / seq_len;
-  for (int64_t w = 0; w < windows; ++w) {
+  eval::PerplexityResult r;
+  r.seqlen = seq_len;
+  r.tokens = static_cast<int64_t>(test.size());
+  r.windows = seq_len > 0 ? r.tokens / seq_len : 0;
+  double nll_sum = 0;
+  for (int64_t w = 0; w < r.windows; ++w) {
     for (int64_t i = w * seq_len + 1; i < (w + 1) * seq_len; ++i) {
       int t = test[i];
-      r.nll_sum -= (t >= 0 && t < vocab_size) ? logp[t] : unseen;
-      ++r.tokens;
+      nll_sum -= (t >= 0 && t < vocab_size) ? logp[t] : unseen;
+      ++r.predicted;
     }
   }
+  r.mean_nll =
+      r.predicted > 0 ? nll_sum / static_cast<double>(r.predicted) : NAN;
+  r.ppl = std::exp(r.mean_nll);
   return r;
 }
 
@@ -527,4 +510,4 @@ absl::StatusOr<TrainTinyResult> TrainTinyLlama(const TrainTinyOptions& opts) {
   return result;
 }
 
-}  // namespace qgrid::model
+}  // namespace qgrid::demo

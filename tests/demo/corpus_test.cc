@@ -1,4 +1,4 @@
-#include "eval/demo_corpus.h"
+#include "demo/corpus.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 
 #include "tests/test_util.h"
 
-namespace qgrid::eval {
+namespace qgrid::demo {
 namespace {
 
 namespace fs = std::filesystem;
@@ -26,7 +26,8 @@ std::string Slurp(const std::string& path) {
 }
 
 // "TOBEORNOT"-style compress(1) stream of two KJV-like lines, made with an
-// independent LZW encoder (9-bit codes, LSB first, first free code 257).
+// independent LZW encoder (9-bit codes, LSB first, first free code 257);
+// the same stream tests LzwDecompress in tests/common/compressed_file_test.cc.
 const unsigned char kLzwSample[] = {
     0x47, 0xca, 0xc4, 0xd0, 0x11, 0x03, 0x44, 0x12, 0x37, 0x20, 0xe8, 0xa0,
     0x29, 0x03, 0x42, 0x4c, 0x99, 0x33, 0x69, 0xdc, 0xb8, 0x89, 0x78, 0x06,
@@ -119,20 +120,6 @@ TEST(DemoParsers, GcideSensesAreCleanHeadwordDefinitionPairs) {
   };
   // "12" is not a word headword; Affatuate has no numbered sense.
   EXPECT_EQ(d, want);
-}
-
-TEST(DemoReaders, GzipFileDecompressesToThePlainText) {
-  auto z = ReadGzipFile(Fixture("gcide_sample.dict.dz"));
-  ASSERT_TRUE(z.ok()) << z.status();
-  EXPECT_EQ(*z, Slurp(Fixture("gcide_sample.txt")));
-  EXPECT_FALSE(ReadGzipFile(Fixture("missing.dz")).ok());
-}
-
-TEST(DemoReaders, LzwStreamDecodes) {
-  auto out = LzwDecompress(std::string_view(
-      reinterpret_cast<const char*>(kLzwSample), sizeof(kLzwSample)));
-  ASSERT_TRUE(out.ok()) << out.status();
-  EXPECT_EQ(*out, kLzwPlain);
 }
 
 TEST(DemoReaders, BibleDataContainerIsParsed) {
@@ -379,4 +366,4 @@ TEST(DemoBuild, MissingSourceIsAnErrorNamingTheFile) {
 }
 
 }  // namespace
-}  // namespace qgrid::eval
+}  // namespace qgrid::demo

@@ -2,7 +2,7 @@
 // the demo data is rebuilt from the installed Debian text packages (as
 // `qgrid run` does on first use) and the report's evidence must hold for
 // assets/qgrid-tiny. Skips when the packages are not installed.
-#include "eval/demo_report.h"
+#include "demo/report.h"
 
 #include <gtest/gtest.h>
 
@@ -10,10 +10,10 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "eval/demo_corpus.h"
+#include "demo/corpus.h"
 #include "tests/test_util.h"
 
-namespace qgrid::eval {
+namespace qgrid::demo {
 namespace {
 
 namespace fs = std::filesystem;
@@ -144,4 +144,4 @@ TEST_F(DemoReportTest, CrossDomainUnigramDiagonalIsLowestAndJsonIsComplete) {
 }
 
 }  // namespace
-}  // namespace qgrid::eval
+}  // namespace qgrid::demo

@@ -1,0 +1,47 @@
+#include "demo/data.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "demo/corpus.h"
+
+#ifndef QGRID_SOURCE_DIR
+#define QGRID_SOURCE_DIR "."
+#endif
+
+namespace qgrid::demo {
+
+std::string DemoDataDir() {
+  if (const char* e = std::getenv("QGRID_DEMO_DATA"); e && *e) return e;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    return std::string(x) + "/qgrid/demo-data";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/tmp") + "/.cache/qgrid/demo-data";
+}
+
+absl::Status EnsureDemoData(const std::string& dir) {
+  if (access((dir + "/manifest.json").c_str(), R_OK) == 0) {
+    return absl::OkStatus();
+  }
+  std::cerr << "building the demo data from Debian's text packages into " << dir
+            << " (qgrid data build-demo)...\n";
+  DemoBuildOptions o;
+  o.out_dir = dir;
+  auto built = BuildDemoData(o);
+  if (!built.ok()) {
+    return absl::Status(
+        built.status().code(),
+        std::string(built.status().message()) +
+            " (install the packages with deploy/install-deps.sh)");
+  }
+  return absl::OkStatus();
+}
+
+std::string DemoSweepSpecPath() {
+  if (const char* e = std::getenv("QGRID_DEMO_SPEC"); e && *e) return e;
+  return std::string(QGRID_SOURCE_DIR) + "/assets/demo-sweep.yaml";
+}
+
+}  // namespace qgrid::demo

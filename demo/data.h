@@ -1,0 +1,36 @@
+// Where the built-in demo (`qgrid run` without a spec) finds its inputs.
+//
+// DemoDataDir() names the folder the demo corpora live in (built by
+// `qgrid data build-demo`, demo/corpus.h); EnsureDemoData() builds them
+// there on first use from the installed Debian text packages (a few
+// seconds). DemoSweepSpecPath() is the built-in sweep spec, a YAML file
+// committed under assets/ next to the demo model (assets/qgrid-tiny).
+//
+// Thread-safety: DemoDataDir() and DemoSweepSpecPath() only read the
+// environment. EnsureDemoData() writes into `dir`; do not run two of them
+// on the same folder at once.
+#ifndef QGRID_DEMO_DATA_H_
+#define QGRID_DEMO_DATA_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace qgrid::demo {
+
+// $QGRID_DEMO_DATA, else $XDG_CACHE_HOME/qgrid/demo-data, else
+// ~/.cache/qgrid/demo-data.
+std::string DemoDataDir();
+
+// Builds the demo data into `dir` unless `dir`/manifest.json exists
+// (announcing it on stderr). The error names deploy/install-deps.sh when
+// the source packages are missing.
+absl::Status EnsureDemoData(const std::string& dir);
+
+// $QGRID_DEMO_SPEC, else <source dir>/assets/demo-sweep.yaml (the source
+// dir is compiled in, as for the default model root assets/).
+std::string DemoSweepSpecPath();
+
+}  // namespace qgrid::demo
+
+#endif  // QGRID_DEMO_DATA_H_

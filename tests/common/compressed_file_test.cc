@@ -1,0 +1,61 @@
+#include "common/compressed_file.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "tests/test_util.h"
+
+namespace qgrid {
+namespace {
+
+// A dictzip file from dict-gcide and its text (tests/data/demo/).
+std::string Fixture(const std::string& name) {
+  return testing::SourceDir() + "/tests/data/demo/" + name;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in) << path;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// "TOBEORNOT"-style compress(1) stream of two KJV-like lines, made with an
+// independent LZW encoder (9-bit codes, LSB first, first free code 257);
+// the same stream is inside the bible.data test in tests/demo/corpus_test.cc.
+const unsigned char kLzwSample[] = {
+    0x47, 0xca, 0xc4, 0xd0, 0x11, 0x03, 0x44, 0x12, 0x37, 0x20, 0xe8, 0xa0,
+    0x29, 0x03, 0x42, 0x4c, 0x99, 0x33, 0x69, 0xdc, 0xb8, 0x89, 0x78, 0x06,
+    0xc4, 0x91, 0x37, 0x64, 0x40, 0x8c, 0x91, 0x53, 0x26, 0x0c, 0x9d, 0x32,
+    0x19, 0x15, 0x32, 0x5c, 0x18, 0xc6, 0x4e, 0x19, 0x84, 0x61, 0xdc, 0x84,
+    0x5c, 0x08, 0xa2, 0xa3, 0x1c, 0x85, 0x2e, 0x14, 0x04, 0x1c, 0x28, 0x03,
+    0x44, 0x10, 0x95, 0x09, 0x59, 0xba, 0x54, 0x08, 0xe2, 0x4e, 0x98, 0x39,
+    0x3d, 0xd3, 0x28, 0x7c, 0x53, 0x87, 0x0e, 0x08, 0x33, 0x6f, 0xe4, 0xb4,
+    0x61, 0x01, 0x22, 0x65, 0x46, 0x3b, 0x6f, 0xd2, 0x90, 0xd9, 0xd1, 0x14,
+    0xa7, 0xc8, 0x96, 0x61, 0x5e, 0xa2, 0xe9, 0xf9, 0x33, 0xe8, 0xd0, 0xa2,
+    0x47, 0x93, 0xb6, 0x89, 0x09};
+const char kLzwPlain[] =
+    "Ge1:1 In the beginning God created the heaven and the earth.\n"
+    "Ge1:2 And the earth was without form, and void; and the earth was "
+    "without form.\n";
+
+TEST(CompressedFile, GzipFileDecompressesToThePlainText) {
+  auto z = ReadGzipFile(Fixture("gcide_sample.dict.dz"));
+  ASSERT_TRUE(z.ok()) << z.status();
+  EXPECT_EQ(*z, Slurp(Fixture("gcide_sample.txt")));
+  EXPECT_FALSE(ReadGzipFile(Fixture("missing.dz")).ok());
+}
+
+TEST(CompressedFile, LzwStreamDecodes) {
+  auto out = LzwDecompress(std::string_view(
+      reinterpret_cast<const char*>(kLzwSample), sizeof(kLzwSample)));
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_EQ(*out, kLzwPlain);
+}
+
+}  // namespace
+}  // namespace qgrid
