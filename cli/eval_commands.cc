@@ -18,6 +18,7 @@
 #include "quant/export.h"
 #include "quant/quant_config.h"
 #include "quant/quantize.h"
+#include "worker/quantize_cell.h"
 
 namespace qgrid::cli {
 namespace {
@@ -40,11 +41,7 @@ struct EvalFlags {
   int64_t max_length = 0;
   // Quantize before evaluating (cli/quant_flags.h); calibration source.
   QuantFlags quant;
-  std::string calib;
-  int64_t calib_samples = 128, calib_seq_len = 512;
-  uint64_t calib_seed = 42;
-  std::string calib_split;
-  bool calib_packed = false;
+  CalibFlags calib;
 };
 
 void PrintTable(const nlohmann::json& result) {
@@ -89,48 +86,32 @@ void PrintTable(const nlohmann::json& result) {
   }
 }
 
-// Quantizes `lm` in place as the flags say; returns the "quantization"
-// record of the results JSON. Exit-code-worthy failures come back as
-// errors (InvalidArgument: the user's input).
-absl::StatusOr<nlohmann::json> QuantizeForEval(const EvalFlags& f,
-                                               const quant::QuantConfig& cfg,
-                                               model::CausalLM& lm) {
-  if (auto s = quant::Validate(cfg, &lm.config()); !s.ok()) return s;
+// Quantizes `lm` as the flags say through the one quantize path
+// (worker/quantize_cell.h); returns the "quantization" record of the
+// results JSON. Exit-code-worthy failures come back as errors
+// (InvalidArgument: the user's input).
+absl::StatusOr<nlohmann::json> QuantizeForEval(
+    const EvalFlags& f, const quant::QuantConfig& cfg,
+    std::unique_ptr<model::CausalLM>& lm) {
+  if (cfg.NeedsCalibration() && f.calib.source.empty())
+    return absl::InvalidArgumentError(
+        "method " + cfg.method +
+        " needs calibration data: pass --calib TASK|FILE.yaml|TEXT_FILE");
+  worker::CellRequest req;
+  req.model_dir = f.model_dir;
+  req.config = cfg;
+  req.calibration = CalibrationSpecOf(f.calib, f.data_dir);
+  req.quantize.show_progress = true;
+  req.quantize.batch_size = f.batch_size;
+  auto cell = worker::QuantizeLoaded(std::move(lm), req);
+  if (!cell.ok()) return cell.status();
+  lm = std::move(cell->lm);
   nlohmann::json rec = {
-      {"config", nlohmann::json::parse(cfg.ToCanonicalJson())}};
-  at::Tensor calib;
-  if (cfg.NeedsCalibration() || !f.calib.empty()) {
-    if (f.calib.empty())
-      return absl::InvalidArgumentError(
-          "method " + cfg.method +
-          " needs calibration data: pass --calib TASK|FILE.yaml|TEXT_FILE");
-    if (!lm.tokenizer())
-      return absl::FailedPreconditionError(
-          f.model_dir + ": no tokenizer to encode the calibration data");
-    eval::CalibrationOptions co;
-    co.n = f.calib_samples;
-    co.seqlen = f.calib_seq_len;
-    co.seed = f.calib_seed;
-    co.split = f.calib_split;
-    co.data_dir = f.data_dir;
-    co.mode = f.calib_packed ? eval::CalibrationOptions::Mode::kPacked
-                             : eval::CalibrationOptions::Mode::kPerExample;
-    auto set = eval::BuildCalibrationSet(*lm.tokenizer(), f.calib, co);
-    if (!set.ok()) return set.status();
-    calib = set->ids;
-    rec["calibration"] = {{"source", set->source},
-                          {"samples", f.calib_samples},
-                          {"seq_len", f.calib_seq_len},
-                          {"seed", f.calib_seed},
-                          {"packed", f.calib_packed}};
-  }
-  quant::QuantizeOptions qo;
-  qo.show_progress = true;
-  qo.batch_size = f.batch_size;
-  auto rep = quant::QuantizeModel(lm, cfg, calib, qo);
-  if (!rep.ok()) return rep.status();
-  rec["avg_bits_per_param"] = rep->avg_bits_per_param;
-  rec["seconds"] = rep->total_seconds;
+      {"config", nlohmann::json::parse(cfg.ToCanonicalJson())},
+      {"avg_bits_per_param", cell->report.avg_bits_per_param},
+      {"seconds", cell->report.total_seconds},
+      {"weights_sha256", cell->weights_sha256}};
+  if (!cell->calibration.is_null()) rec["calibration"] = cell->calibration;
   return rec;
 }
 
@@ -169,7 +150,7 @@ int RunEval(const EvalFlags& f, const CLI::App& cmd) {
       return 2;
     }
     qcfg = *c;
-  } else if (!f.calib.empty()) {
+  } else if (!f.calib.source.empty()) {
     std::cerr << "error: --calib without --method or --quant-config: "
                  "nothing to calibrate\n";
     return 2;
@@ -184,7 +165,7 @@ int RunEval(const EvalFlags& f, const CLI::App& cmd) {
   if (qcfg) {
     absl::StatusOr<nlohmann::json> rec = absl::InternalError("not run");
     absl::Status s = model::CatchTorch([&]() -> absl::Status {
-      rec = QuantizeForEval(f, *qcfg, **lm);
+      rec = QuantizeForEval(f, *qcfg, *lm);
       return absl::OkStatus();
     });
     if (s.ok()) s = rec.status();
@@ -298,25 +279,7 @@ void RegisterEvalCommands(CLI::App& app) {
                  "positions)");
   flags->quant.config_flag = "--quant-config";
   AddQuantFlags(ev, &flags->quant);
-  ev->add_option("--calib", flags->calib,
-                 "Calibration data for --method: a task (NAME, NAME:SUBSET "
-                 "or FILE.yaml; examples formatted with their answers) or a "
-                 "text file (random windows, GPTQ style)");
-  ev->add_option("--calib-samples", flags->calib_samples,
-                 "Calibration sequences")
-      ->capture_default_str();
-  ev->add_option("--calib-seq-len,--calib-seqlen", flags->calib_seq_len,
-                 "Tokens per calibration sequence")
-      ->capture_default_str();
-  ev->add_option("--calib-seed", flags->calib_seed,
-                 "Seed of the text-window sampler")
-      ->capture_default_str();
-  ev->add_option("--calib-split", flags->calib_split,
-                 "Split a calibration task draws from (default: training, "
-                 "else few-shot, validation, test)");
-  ev->add_flag("--calib-packed", flags->calib_packed,
-               "Pack calibration task examples into full-length segments "
-               "instead of one example per (padded) sequence");
+  AddCalibFlags(ev, &flags->calib, /*extra_aliases=*/false);
   ev->callback([flags, ev] { SetExitCode(RunEval(*flags, *ev)); });
 }
 

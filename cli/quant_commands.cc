@@ -18,6 +18,7 @@
 #include "quant/export.h"
 #include "quant/quant_config.h"
 #include "quant/quantize.h"
+#include "worker/quantize_cell.h"
 
 namespace qgrid::cli {
 namespace {
@@ -25,11 +26,10 @@ namespace {
 namespace fs = std::filesystem;
 
 struct QuantizeArgs {
-  QuantFlags q;  // method flags and --config (cli/quant_flags.h)
-  std::string model, calib_text, out, format = "fake", device = "cpu",
-                                      dtype = "float32";
-  int calib_samples = 128, calib_seqlen = 512, batch_size = 8;
-  uint64_t seed = 42;
+  QuantFlags q;      // method flags and --config (cli/quant_flags.h)
+  CalibFlags calib;  // --calib (alias --calib-text), --calib-seed (--seed)
+  std::string model, out, format = "fake", device = "cpu", dtype = "float32";
+  int batch_size = 8;
   bool json = false;
 };
 
@@ -90,61 +90,48 @@ void RunQuantize(const QuantizeArgs& a, CLI::App* cmd) {
     Fail(2, std::string(s.message()));
     return;
   }
-  const bool need_calib = cfg.NeedsCalibration();
-  if (need_calib && a.calib_text.empty()) {
+  if (cfg.NeedsCalibration() && a.calib.source.empty()) {
     Fail(2, "method " + cfg.method +
-                " needs calibration data: pass --calib-text FILE");
+                " needs calibration data: pass --calib TEXT_FILE|TASK");
     return;
   }
-  if (!a.calib_text.empty() && !fs::exists(a.calib_text)) {
-    Fail(2, a.calib_text + ": --calib-text file not found");
-    return;
-  }
-  if (a.calib_samples < 1 || a.calib_seqlen < 2) {
-    Fail(2, "--calib-samples must be >= 1 and --calib-seqlen >= 2");
+  if (a.calib.samples < 1 || a.calib.seq_len < 2) {
+    Fail(2, "--calib-samples must be >= 1 and --calib-seq-len >= 2");
     return;
   }
 
-  // ---- Work.
-  model::LoadOptions lo;
-  lo.dtype = *dtype;
+  // ---- Work: the one quantize path (worker/quantize_cell.h).
+  worker::CellRequest req;
+  req.model_dir = a.model;
+  req.load.dtype = *dtype;
   // The model stays in CPU memory; --device is where each block is
   // calibrated and quantized, one block at a time.
-  lo.device = "cpu";
-  auto lm = model::CausalLM::Load(a.model, lo);
-  if (!lm.ok()) {
-    Fail(1, std::string(lm.status().message()));
+  req.load.device = "cpu";
+  req.config = cfg;
+  req.calibration = CalibrationSpecOf(a.calib, "");
+  req.quantize.batch_size = a.batch_size;
+  req.quantize.show_progress = true;
+  req.quantize.device = a.device;
+  absl::StatusOr<worker::QuantizedCell> cell = absl::InternalError("not run");
+  absl::Status st = model::CatchTorch([&]() -> absl::Status {
+    cell = worker::QuantizeCell(req);
+    return absl::OkStatus();
+  });
+  if (st.ok()) st = cell.status();
+  if (!st.ok()) {
+    Fail(1, std::string(st.message()));
     return;
   }
-  at::Tensor calib;
-  if (!a.calib_text.empty()) {
-    if (!(*lm)->tokenizer()) {
-      Fail(1, a.model + ": no tokenizer to encode --calib-text");
-      return;
-    }
-    auto c = quant::SampleCalibrationFromText(*(*lm)->tokenizer(), a.calib_text,
-                                              a.calib_samples, a.calib_seqlen,
-                                              a.seed);
-    if (!c.ok()) {
-      Fail(1, std::string(c.status().message()));
-      return;
-    }
-    calib = *c;
-  }
-  quant::QuantizeOptions qo;
-  qo.batch_size = a.batch_size;
-  qo.show_progress = true;
-  qo.device = a.device;
-  auto rep = quant::QuantizeModel(**lm, cfg, calib, qo);
-  if (!rep.ok()) {
-    Fail(1, std::string(rep.status().message()));
-    return;
-  }
-  if (auto s = quant::ExportModel(**lm, cfg, a.out, *fmt); !s.ok()) {
+  const quant::QuantReport* rep = &cell->report;
+  if (auto s = quant::ExportModel(*cell->lm, cfg, a.out, *fmt); !s.ok()) {
     Fail(1, std::string(s.message()));
     return;
   }
-  const std::string report = rep->ToJson(2);
+  nlohmann::json report_json = nlohmann::json::parse(rep->ToJson(0));
+  report_json["weights_sha256"] = cell->weights_sha256;
+  if (!cell->calibration.is_null())
+    report_json["calibration"] = cell->calibration;
+  const std::string report = report_json.dump(2);
   {
     std::ofstream f(fs::path(a.out) / "quant_report.json");
     f << report << "\n";
@@ -179,22 +166,13 @@ void RegisterQuantCommands(CLI::App& app) {
       "quantize",
       "Quantize a Hugging Face LLaMA-family checkpoint and save it.\n"
       "Example: qgrid quantize --model M --method gptq --bits 4 "
-      "--group-size 128 --calib-text wiki.train.raw --out M-gptq-w4 "
+      "--group-size 128 --calib wiki.train.raw --out M-gptq-w4 "
       "--format gptq");
   q->add_option("--model", args->model,
                 "Model folder (config.json, *.safetensors, tokenizer)")
       ->required();
   AddQuantFlags(q, &args->q);
-  q->add_option("--calib-text", args->calib_text,
-                "Calibration text file (random windows, GPTQ style)");
-  q->add_option("--calib-samples", args->calib_samples,
-                "Number of calibration windows")
-      ->capture_default_str();
-  q->add_option("--calib-seqlen", args->calib_seqlen,
-                "Tokens per calibration window")
-      ->capture_default_str();
-  q->add_option("--seed", args->seed, "Seed of the window sampler")
-      ->capture_default_str();
+  AddCalibFlags(q, &args->calib, /*extra_aliases=*/true);
   q->add_option("--batch-size", args->batch_size,
                 "Calibration sequences per forward batch")
       ->capture_default_str();

@@ -4,90 +4,82 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "absl/strings/str_join.h"
+#include "quant/method_catalog.h"
+
 namespace qgrid::cli {
 namespace {
 
-// Every method flag (not the config file), for AnyQuantFlagGiven.
-constexpr const char* kMethodFlags[] = {"--method",
-                                        "--bits",
-                                        "--group-size",
-                                        "--sym",
-                                        "--asym",
-                                        "--act-order",
-                                        "--static-groups",
-                                        "--percdamp",
-                                        "--block-size",
-                                        "--a-bits",
-                                        "--a-granularity",
-                                        "--a-static",
-                                        "--kv-bits",
-                                        "--kv-group-size",
-                                        "--alpha",
-                                        "--no-awq-clip",
-                                        "--spqr-group-size",
-                                        "--spqr-stat-bits",
-                                        "--spqr-outlier-threshold",
-                                        "--llm-int8-threshold",
-                                        "--fp8-format",
-                                        "--layer-rules"};
+// Flags of the catalogue parameters that change the quantized model.
+bool HasFlag(const quant::ParamSpec& p) { return p.has_effect; }
 
 }  // namespace
 
+void AddCalibFlags(CLI::App* cmd, CalibFlags* f, bool extra_aliases) {
+  cmd->add_option(extra_aliases ? "--calib,--calib-text" : "--calib", f->source,
+                  "Calibration data: a text file (random windows, GPTQ "
+                  "style) or a task (NAME, NAME:SUBSET or FILE.yaml; "
+                  "examples formatted with their answers)");
+  cmd->add_option("--calib-samples", f->samples, "Calibration sequences")
+      ->capture_default_str();
+  cmd->add_option("--calib-seq-len,--calib-seqlen", f->seq_len,
+                  "Tokens per calibration sequence")
+      ->capture_default_str();
+  cmd->add_option(extra_aliases ? "--calib-seed,--seed" : "--calib-seed",
+                  f->seed, "Seed of the text-window sampler")
+      ->capture_default_str();
+  cmd->add_option("--calib-split", f->split,
+                  "Split a calibration task draws from (default: training, "
+                  "else few-shot, validation, test)");
+  cmd->add_flag("--calib-packed", f->packed,
+                "Pack calibration task examples into full-length segments "
+                "instead of one example per (padded) sequence");
+}
+
+std::optional<eval::CalibrationSpec> CalibrationSpecOf(
+    const CalibFlags& f, const std::string& data_dir) {
+  if (f.source.empty()) return std::nullopt;
+  eval::CalibrationOptions co;
+  co.n = f.samples;
+  co.seqlen = f.seq_len;
+  co.seed = f.seed;
+  co.split = f.split;
+  co.data_dir = data_dir;
+  co.mode = f.packed ? eval::CalibrationOptions::Mode::kPacked
+                     : eval::CalibrationOptions::Mode::kPerExample;
+  return eval::CalibrationSpecFromSource(f.source, co);
+}
+
 void AddQuantFlags(CLI::App* q, QuantFlags* a) {
   q->add_option("--method", a->method,
-                "fp16 | rtn | gptq | awq | awq+gptq | spqr | smoothquant | "
-                "smoothquant+gptq | llm_int8 | fp8")
+                absl::StrJoin(quant::MethodNames(), " | "))
       ->capture_default_str();
   q->add_option(a->config_flag, a->config_file,
-                "Full quantization config (JSON or YAML, fields as in "
-                "quant/quant_config.h); flags given explicitly override it");
-  q->add_option("--bits", a->bits, "Weight bits, 2-8")->capture_default_str();
-  q->add_option("--group-size", a->group_size,
-                "Input columns per scale group; -1 per output channel, 0 per "
-                "tensor")
-      ->capture_default_str();
-  q->add_flag("--sym", a->sym, "Symmetric weight grid");
-  q->add_flag("--asym", a->asym, "Asymmetric weight grid (default)");
-  q->add_flag("--act-order", a->act_order,
-              "GPTQ: quantize columns by decreasing Hessian diagonal");
-  q->add_flag("--static-groups", a->static_groups,
-              "GPTQ: fix group scales before act-order reordering");
-  q->add_option("--percdamp", a->percdamp,
-                "GPTQ/SpQR dampening, fraction of mean diag(H)")
-      ->capture_default_str();
-  q->add_option("--block-size", a->block_size, "GPTQ lazy-update block width")
-      ->capture_default_str();
-  q->add_option("--a-bits", a->a_bits,
-                "Activation fake-quant bits (4-8; 16 = off)")
-      ->capture_default_str();
-  q->add_option("--a-granularity", a->a_granularity, "per_token | per_tensor")
-      ->capture_default_str();
-  q->add_flag("--a-static", a->a_static,
-              "Static per-tensor activation scales from calibration");
-  q->add_option("--kv-bits", a->kv_bits,
-                "KV-cache fake-quant bits (2-8; 16 = off)")
-      ->capture_default_str();
-  q->add_option("--kv-group-size", a->kv_group_size,
-                "KV quant group along head_dim (0 = whole head)")
-      ->capture_default_str();
-  q->add_option("--alpha", a->alpha, "SmoothQuant migration strength")
-      ->capture_default_str();
-  q->add_flag("--no-awq-clip", a->no_awq_clip,
-              "AWQ: skip the weight clipping search");
-  q->add_option("--spqr-group-size", a->spqr_group_size,
-                "SpQR first-level group size")
-      ->capture_default_str();
-  q->add_option("--spqr-stat-bits", a->spqr_stat_bits,
-                "SpQR bits of the quantized group statistics")
-      ->capture_default_str();
-  q->add_option("--spqr-outlier-threshold", a->spqr_outlier_threshold,
-                "SpQR relative outlier threshold")
-      ->capture_default_str();
-  q->add_option("--llm-int8-threshold", a->llm_int8_threshold,
-                "LLM.int8() outlier threshold on |activation|")
-      ->capture_default_str();
-  q->add_option("--fp8-format", a->fp8_format, "fp8: e4m3 | e5m2")
-      ->capture_default_str();
+                "Full quantization config (JSON or YAML, keys as in "
+                "quant/method_catalog.h); flags given explicitly override it");
+  for (const quant::ParamSpec& p : quant::Params()) {
+    if (!HasFlag(p)) continue;
+    CLI::Option* o = nullptr;
+    if (p.type == quant::ParamType::kBool) {
+      bool& v = a->flags[p.name];
+      v = p.default_value == "true";
+      std::string help = p.help;
+      if (v) help += " (default on; " + quant::NegativeFlagName(p) + ": off)";
+      o = q->add_flag(quant::FlagName(p) + ",!" + quant::NegativeFlagName(p), v,
+                      help);
+    } else {
+      o = q->add_option(quant::FlagName(p), a->values[p.name], p.help)
+              ->default_str(p.default_value);
+      if (p.type == quant::ParamType::kInt) {
+        o->check(CLI::TypeValidator<int>())->type_name("INT");
+      } else if (p.type == quant::ParamType::kNumber) {
+        o->check(CLI::Number)->type_name("FLOAT");
+      } else {
+        o->type_name("TEXT");
+      }
+    }
+    a->options[p.name] = o;
+  }
   q->add_option("--layer-rules", a->layer_rules,
                 "YAML/JSON list of {match: REGEX, skip|method|bits|"
                 "group_size|sym} per-layer overrides (later rules win; "
@@ -95,15 +87,36 @@ void AddQuantFlags(CLI::App* q, QuantFlags* a) {
 }
 
 bool AnyQuantFlagGiven(const QuantFlags& f, const CLI::App& cmd) {
-  if (cmd.count(f.config_flag) > 0) return true;
-  for (const char* flag : kMethodFlags)
-    if (cmd.count(flag) > 0) return true;
+  if (cmd.count(f.config_flag) > 0 || cmd.count("--method") > 0 ||
+      cmd.count("--layer-rules") > 0)
+    return true;
+  for (const auto& [name, o] : f.options)
+    if (o->count() > 0) return true;
   return false;
 }
 
 absl::StatusOr<quant::QuantConfig> BuildQuantConfig(const QuantFlags& a,
                                                     const CLI::App& cmd) {
-  auto given = [&cmd](const char* flag) { return cmd.count(flag) > 0; };
+  // The parameters given as flags, typed as the catalogue says.
+  nlohmann::json given = nlohmann::json::object();
+  for (const auto& [name, o] : a.options) {
+    if (o->count() == 0) continue;
+    const quant::ParamSpec* p = quant::FindParam(name);
+    switch (p->type) {
+      case quant::ParamType::kBool:
+        given[name] = a.flags.at(name);
+        break;
+      case quant::ParamType::kInt:
+        given[name] = std::stoll(a.values.at(name));
+        break;
+      case quant::ParamType::kNumber:
+        given[name] = std::stod(a.values.at(name));
+        break;
+      case quant::ParamType::kString:
+        given[name] = a.values.at(name);
+        break;
+    }
+  }
   quant::QuantConfig cfg;
   if (!a.config_file.empty()) {
     std::ifstream f(a.config_file);
@@ -115,41 +128,21 @@ absl::StatusOr<quant::QuantConfig> BuildQuantConfig(const QuantFlags& a,
     auto c = quant::ParseQuantConfig(ss.str(), a.config_file);
     if (!c.ok()) return c.status();
     cfg = *c;
+    // Explicit flags override a config file.
+    if (cmd.count("--method") > 0) cfg.method = a.method;
+    for (const auto& [k, v] : given.items()) {
+      if (auto s = quant::SetQuantParam(&cfg, k, v, "command line"); !s.ok())
+        return s;
+    }
   } else {
     // Through the parser so that method defaults (W8A8 for smoothquant and
     // llm_int8) apply exactly as for config files.
-    nlohmann::json j = {{"method", a.method}};
-    if (given("--bits")) j["bits"] = a.bits;
-    if (given("--a-bits")) j["a_bits"] = a.a_bits;
+    nlohmann::json j = given;
+    j["method"] = a.method;
     auto c = quant::ParseQuantConfig(j.dump(), "command line");
     if (!c.ok()) return c.status();
     cfg = *c;
-    cfg.group_size = a.group_size;
   }
-  // Explicit flags override a config file.
-  if (given("--method") && !a.config_file.empty()) cfg.method = a.method;
-  if (given("--bits")) cfg.w_bits = a.bits;
-  if (given("--group-size")) cfg.group_size = a.group_size;
-  if (a.sym) cfg.sym = true;
-  if (a.asym) cfg.sym = false;
-  if (a.act_order) cfg.act_order = true;
-  if (a.static_groups) cfg.static_groups = true;
-  if (given("--percdamp")) cfg.percdamp = a.percdamp;
-  if (given("--block-size")) cfg.block_size = a.block_size;
-  if (given("--a-bits")) cfg.a_bits = a.a_bits;
-  if (given("--a-granularity")) cfg.a_granularity = a.a_granularity;
-  if (a.a_static) cfg.a_static = true;
-  if (given("--kv-bits")) cfg.kv_bits = a.kv_bits;
-  if (given("--kv-group-size")) cfg.kv_group_size = a.kv_group_size;
-  if (given("--alpha")) cfg.alpha = a.alpha;
-  if (given("--fp8-format")) cfg.fp8_format = a.fp8_format;
-  if (given("--llm-int8-threshold"))
-    cfg.llm_int8_threshold = a.llm_int8_threshold;
-  if (given("--spqr-group-size")) cfg.spqr_group_size = a.spqr_group_size;
-  if (given("--spqr-stat-bits")) cfg.spqr_stat_bits = a.spqr_stat_bits;
-  if (given("--spqr-outlier-threshold"))
-    cfg.spqr_outlier_threshold = a.spqr_outlier_threshold;
-  if (a.no_awq_clip) cfg.awq_clip = false;
   if (!a.layer_rules.empty()) {
     auto r = quant::LoadLayerRules(a.layer_rules);
     if (!r.ok()) return r.status();

@@ -21,6 +21,34 @@
 #include "rpc/client.h"
 
 namespace qgrid::coordinator {
+
+void FillJob(const db::JobRecord& j, ::qgrid::v1::Job* out) {
+  out->set_id(j.id);
+  out->set_sweep_id(j.sweep_id);
+  out->set_content_key(j.content_key);
+  out->set_quant_key(j.quant_key);
+  out->set_attempt(j.attempt);
+  out->set_config_json(j.config_json);
+  out->set_lease_expiry_unix_ms(j.lease_expiry_ms);
+  nlohmann::json c = nlohmann::json::parse(j.config_json, nullptr, false);
+  if (!c.is_object() || !c.contains("job")) return;
+  const nlohmann::json& job = c["job"];
+  out->set_kind(job.value("kind", "eval"));
+  if (job.contains("model")) {
+    out->mutable_model()->set_name(job["model"].value("name", ""));
+    out->mutable_model()->set_path(job["model"].value("path", ""));
+    out->mutable_model()->set_dtype(job["model"].value("dtype", ""));
+  }
+  out->set_method_json(job.value("method", nlohmann::json::object()).dump());
+  out->set_calibration_json(
+      job.contains("calibration") ? job["calibration"].dump() : "null");
+  nlohmann::json test = job.value("test", nlohmann::json::object());
+  if (job.contains("synthetic")) test["synthetic"] = job["synthetic"];
+  out->set_test_json(test.dump());
+  out->set_shots(job.value("shots", 0));
+  out->set_seed(job.value("seed", int64_t{0}));
+}
+
 namespace {
 
 using json = nlohmann::json;
@@ -58,33 +86,6 @@ grpc::Status Authorize(grpc::ServerContext* ctx, const std::string& token) {
                         "missing or wrong bearer token (--auth-token-file)");
   }
   return grpc::Status::OK;
-}
-
-void FillJob(const db::JobRecord& j, pb::Job* out) {
-  out->set_id(j.id);
-  out->set_sweep_id(j.sweep_id);
-  out->set_content_key(j.content_key);
-  out->set_quant_key(j.quant_key);
-  out->set_attempt(j.attempt);
-  out->set_config_json(j.config_json);
-  out->set_lease_expiry_unix_ms(j.lease_expiry_ms);
-  json c = json::parse(j.config_json, nullptr, false);
-  if (!c.is_object() || !c.contains("job")) return;
-  const json& job = c["job"];
-  out->set_kind(job.value("kind", "eval"));
-  if (job.contains("model")) {
-    out->mutable_model()->set_name(job["model"].value("name", ""));
-    out->mutable_model()->set_path(job["model"].value("path", ""));
-    out->mutable_model()->set_dtype(job["model"].value("dtype", ""));
-  }
-  out->set_method_json(job.value("method", json::object()).dump());
-  out->set_calibration_json(
-      job.contains("calibration") ? job["calibration"].dump() : "null");
-  json test = job.value("test", json::object());
-  if (job.contains("synthetic")) test["synthetic"] = job["synthetic"];
-  out->set_test_json(test.dump());
-  out->set_shots(job.value("shots", 0));
-  out->set_seed(job.value("seed", int64_t{0}));
 }
 
 std::string NewSweepId(int64_t now_ms) {

@@ -16,8 +16,13 @@
 #include "absl/status/statusor.h"
 #include "coordinator/scheduler.h"
 #include "db/store.h"
+#include "proto/qgrid.pb.h"
 
 namespace qgrid::coordinator {
+
+// The Job message a worker leases for a stored job (its config's "job":
+// model, method, calibration, test, shots, seed).
+void FillJob(const db::JobRecord& j, ::qgrid::v1::Job* out);
 
 struct ServerOptions {
   std::string db_path;                     // SQLite file (created when absent)

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/hash.h"
 #include "common/status_macros.h"
+#include "quant/method_catalog.h"
 
 namespace qgrid::coordinator {
 namespace {
@@ -26,72 +27,19 @@ struct Param {
   std::vector<std::string> choices;  // strings only, empty = any
 };
 
-// Parameters each method accepts. A list value expands into one variant per
-// element (e.g. bits: [4, 3, 2]).
-const std::map<std::string, std::map<std::string, Param>>& MethodParams() {
-  static const auto* m = [] {
-    Param bits{Type::kInt, 2, 8};
-    Param group{Type::kInt, -1, 1 << 20};
-    Param flag{Type::kBool};
-    Param damp{Type::kNumber, 0, 1};
-    Param alpha{Type::kNumber, 0, 1};
-    auto* out = new std::map<std::string, std::map<std::string, Param>>{
-        {"fp16",
-         {{"dtype",
-           {Type::kString, 0, 0, {"float16", "bfloat16", "float32"}}}}},
-        {"rtn", {{"bits", bits}, {"group_size", group}, {"sym", flag}}},
-        {"gptq",
-         {{"bits", bits},
-          {"group_size", group},
-          {"sym", flag},
-          {"act_order", flag},
-          {"static_groups", flag},
-          {"true_sequential", flag},
-          {"damp", damp},
-          {"block_size", {Type::kInt, 1, 1 << 16}}}},
-        {"awq",
-         {{"bits", bits},
-          {"group_size", group},
-          {"n_grid", {Type::kInt, 1, 1000}}}},
-        {"spqr",
-         {{"bits", bits},
-          {"group_size", group},
-          {"outlier_threshold", {Type::kNumber, 0, 1e6}},
-          {"qq_bits", {Type::kInt, 2, 8}},
-          {"damp", damp}}},
-        {"smoothquant",
-         {{"alpha", alpha},
-          {"bits", {Type::kInt, 4, 8}},
-          {"a_bits", {Type::kInt, 4, 16}}}},
-        {"smoothquant+gptq",
-         {{"alpha", alpha},
-          {"bits", bits},
-          {"a_bits", {Type::kInt, 4, 16}},
-          {"group_size", group},
-          {"act_order", flag},
-          {"damp", damp}}},
-        {"awq+gptq",
-         {{"bits", bits},
-          {"group_size", group},
-          {"act_order", flag},
-          {"damp", damp},
-          {"n_grid", {Type::kInt, 1, 1000}}}},
-        {"llm_int8",
-         {{"bits", {Type::kInt, 8, 8}},
-          {"threshold", {Type::kNumber, 0, 1e6}}}},
-        {"fp8",
-         {{"bits", {Type::kInt, 8, 8}},
-          {"format", {Type::kString, 0, 0, {"e4m3", "e5m2"}}}}},
-    };
-    return out;
-  }();
-  return *m;
-}
-
-// Methods that need `bits` given.
-bool NeedsBits(const std::string& m) {
-  return m == "rtn" || m == "gptq" || m == "awq" || m == "spqr" ||
-         m == "smoothquant+gptq" || m == "awq+gptq";
+// A method parameter as the parser checks it: the catalogue's type and the
+// method's range (quant/method_catalog.h). A list value expands into one
+// variant per element (e.g. bits: [4, 3, 2]).
+Param MethodParamOf(const quant::MethodSpec& m, const quant::ParamSpec& p) {
+  Param out;
+  out.type = p.type == quant::ParamType::kInt      ? Type::kInt
+             : p.type == quant::ParamType::kNumber ? Type::kNumber
+             : p.type == quant::ParamType::kBool   ? Type::kBool
+                                                   : Type::kString;
+  out.min = quant::ParamMin(m, p);
+  out.max = quant::ParamMax(m, p);
+  out.choices = p.choices;
+  return out;
 }
 
 const std::map<std::string, Param>& CalibrationKeys() {
@@ -306,38 +254,55 @@ class Parser {
       const std::string& name,
       const std::vector<std::pair<YAML::Node, YAML::Node>>& params,
       std::vector<json>* out) const {
-    auto mit = MethodParams().find(name);
-    if (mit == MethodParams().end()) {
+    const quant::MethodSpec* method = quant::FindMethod(name);
+    if (method == nullptr) {
       return Err(name_node, where,
                  absl::StrCat("unknown method '", name, "' (known: ",
                               absl::StrJoin(KnownMethods(), ", "), ")"));
     }
-    // Each parameter: a list of alternative values.
+    // Each parameter: a list of alternative values, under the catalogue's
+    // name (an alias such as `damp` is accepted and normalized).
     std::vector<std::pair<std::string, std::vector<json>>> axes;
     bool has_bits = false;
     for (const auto& [k, v] : params) {
-      std::string key = k.Scalar();
-      auto pit = mit->second.find(key);
-      if (pit == mit->second.end()) {
+      const std::string& given = k.Scalar();
+      const quant::ParamSpec* spec = quant::FindParam(given);
+      const bool takes =
+          spec != nullptr &&
+          std::any_of(method->params.begin(), method->params.end(),
+                      [&](const quant::MethodParam& mp) {
+                        return mp.name == spec->name;
+                      });
+      if (!takes) {
         std::vector<std::string> names;
-        for (const auto& [pn, p] : mit->second) names.push_back(pn);
+        for (const auto& mp : method->params) names.push_back(mp.name);
+        std::sort(names.begin(), names.end());
         return Err(k, where,
                    absl::StrCat(
-                       "method '", name, "' has no parameter '", key, "'",
+                       "method '", name, "' has no parameter '", given, "'",
                        names.empty()
                            ? std::string(" (it takes none)")
                            : " (allowed: " + absl::StrJoin(names, ", ") + ")"));
       }
+      const std::string& key = spec->name;
+      for (const auto& axis : axes) {
+        if (axis.first == key) {
+          return Err(k, where,
+                     absl::StrCat("parameter '", key, "' given twice (as '",
+                                  given, "')"));
+        }
+      }
+      const Param param = MethodParamOf(*method, *spec);
       std::vector<json> values;
       std::string pwhere = where + "." + key;
       if (v.IsSequence()) {
         if (v.size() == 0) return Err(v, pwhere, "empty list");
         for (size_t i = 0; i < v.size(); ++i) {
-          QG_ASSIGN_OR_RETURN(json x, Scalar(v[i], pwhere, pit->second));
+          QG_ASSIGN_OR_RETURN(json x, Scalar(v[i], pwhere, param));
           values.push_back(x);
         }
       } else {
-        QG_ASSIGN_OR_RETURN(json x, Scalar(v, pwhere, pit->second));
+        QG_ASSIGN_OR_RETURN(json x, Scalar(v, pwhere, param));
         values.push_back(x);
       }
       if (key == "bits") has_bits = true;
@@ -350,7 +315,7 @@ class Parser {
       }
       axes.emplace_back(key, values);
     }
-    if (NeedsBits(name) && !has_bits) {
+    if (method->needs_bits && !has_bits) {
       return Err(name_node, where,
                  "method '" + name + "' needs 'bits' (e.g. bits: [4, 3])");
     }
@@ -664,23 +629,10 @@ bool Matches(const CellFilter& f, const std::map<std::string, std::string>& c) {
 
 }  // namespace
 
-const std::vector<std::string>& KnownMethods() {
-  static const auto* v = new std::vector<std::string>{"fp16",
-                                                      "rtn",
-                                                      "gptq",
-                                                      "awq",
-                                                      "spqr",
-                                                      "smoothquant",
-                                                      "smoothquant+gptq",
-                                                      "awq+gptq",
-                                                      "llm_int8",
-                                                      "fp8"};
-  return *v;
-}
+const std::vector<std::string>& KnownMethods() { return quant::MethodNames(); }
 
 bool MethodUsesCalibration(const std::string& m) {
-  return m == "gptq" || m == "awq" || m == "spqr" || m == "smoothquant" ||
-         m == "smoothquant+gptq" || m == "awq+gptq";
+  return quant::MethodUsesCalibration(m);
 }
 
 absl::StatusOr<SweepSpec> ParseSweepSpec(const std::string& yaml_text,

@@ -8,6 +8,10 @@
 // line and column (yaml-cpp marks), e.g.
 //   sweep.yaml:7:5: methods[1]: unknown method 'gtpq' (known: fp16, rtn, ...)
 //
+// Method parameters are the catalogue's (quant/method_catalog.h): one name
+// per knob; an alias (`damp`, `qq_bits`, ...) is accepted and the job's
+// method config carries the name (`percdamp`, `spqr_stat_bits`, ...).
+//
 // Expansion rules (issue 6): methods that use no calibration data (fp16, rtn,
 // llm_int8, fp8) collapse the calibration axis; identical cells are kept once;
 // every job gets a content key = SHA-256 of its canonical config JSON and
@@ -31,9 +35,10 @@ namespace qgrid::coordinator {
 inline constexpr int64_t kDefaultMaxJobs = 10000;
 inline constexpr size_t kMaxSpecBytes = 1 << 20;
 
-// The method names qgrid knows.
+// The method names qgrid knows (quant/method_catalog.h).
 const std::vector<std::string>& KnownMethods();
-// Whether the method calibrates on data (else the calibration axis collapses).
+// Whether the method calibrates on data (else the calibration axis
+// collapses), as the catalogue says.
 bool MethodUsesCalibration(const std::string& method);
 
 struct NamedEntry {

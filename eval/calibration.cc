@@ -141,23 +141,36 @@ absl::StatusOr<CalibrationSet> RandomTextWindows(const model::Tokenizer& tok,
   return out;
 }
 
-absl::StatusOr<CalibrationSet> BuildCalibrationSet(
-    const model::Tokenizer& tok, const std::string& source,
-    const CalibrationOptions& opts) {
-  if (source.empty())
-    return absl::InvalidArgumentError("empty calibration source");
+CalibrationSpec CalibrationSpecFromSource(const std::string& source,
+                                          const CalibrationOptions& opts) {
+  CalibrationSpec spec;
+  spec.opts = opts;
   const std::string ext = std::filesystem::path(source).extension().string();
   std::error_code ec;
   if (ext != ".yaml" && ext != ".yml" &&
-      std::filesystem::is_regular_file(source, ec))
-    return RandomTextWindows(tok, source, opts.n, opts.seqlen, opts.seed);
-  auto task = ResolveTask(source);
+      std::filesystem::is_regular_file(source, ec)) {
+    spec.text_file = source;
+  } else {
+    spec.task = source;
+  }
+  return spec;
+}
+
+absl::StatusOr<CalibrationSet> BuildCalibrationSet(
+    const model::Tokenizer& tok, const CalibrationSpec& spec) {
+  const CalibrationOptions& opts = spec.opts;
+  if (!spec.text_file.empty())
+    return RandomTextWindows(tok, spec.text_file, opts.n, opts.seqlen,
+                             opts.seed);
+  if (spec.task.empty())
+    return absl::InvalidArgumentError("empty calibration source");
+  auto task = ResolveTask(spec.task);
   if (!task.ok())
-    return Annotate(task.status(), "calibration source '" + source +
+    return Annotate(task.status(), "calibration source '" + spec.task +
                                        "' is neither a text file nor a task");
   auto set = BuildTaskCalibrationSet(tok, *task, opts);
   if (!set.ok())
-    return Annotate(set.status(), "calibration task '" + source + "'");
+    return Annotate(set.status(), "calibration task '" + spec.task + "'");
   return set;
 }
 

@@ -64,14 +64,26 @@ absl::StatusOr<CalibrationSet> RandomTextWindows(const model::Tokenizer& tok,
                                                  int64_t n, int64_t seqlen,
                                                  uint64_t seed);
 
-// One calibration source as a user names it (`qgrid eval --calib SRC`):
-// an existing file that is not a .yaml/.yml is a text file
-// (RandomTextWindows with opts.n, opts.seqlen, opts.seed); anything else
-// is a task (built-in NAME, NAME:SUBSET or FILE.yaml, eval/task_config.h)
-// formatted by BuildTaskCalibrationSet. Errors name the source.
-absl::StatusOr<CalibrationSet> BuildCalibrationSet(
-    const model::Tokenizer& tok, const std::string& source,
-    const CalibrationOptions& opts);
+// A calibration set as a sweep job, `qgrid quantize` or `qgrid eval` names
+// it: a text file (random windows, GPTQ style) or a task (examples
+// formatted with their answers, one per row or packed), with the number of
+// sequences, their length and the seed in `opts`. Every front door builds
+// its set through BuildCalibrationSet(tok, spec), so one cell calibrates
+// the same way however it was started.
+struct CalibrationSpec {
+  std::string text_file;  // set: RandomTextWindows(opts.n, opts.seqlen, seed)
+  std::string task;       // else a task: NAME, NAME:SUBSET or FILE.yaml
+  CalibrationOptions opts;
+};
+
+// The spec for a source as a user names it (`--calib SRC`): an existing
+// file that is not a .yaml/.yml is a text file, anything else a task.
+CalibrationSpec CalibrationSpecFromSource(const std::string& source,
+                                          const CalibrationOptions& opts);
+
+// The one builder. Errors name the source.
+absl::StatusOr<CalibrationSet> BuildCalibrationSet(const model::Tokenizer& tok,
+                                                   const CalibrationSpec& spec);
 
 }  // namespace qgrid::eval
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
+#include "quant/method_catalog.h"
 
 namespace qgrid::quant {
 namespace {
@@ -145,18 +147,112 @@ json RuleToJson(const LayerRule& r) {
   return o;
 }
 
-bool IsGptqFamily(const std::string& m) {
-  return m == "gptq" || m == "awq+gptq" || m == "smoothquant+gptq";
+// Where each catalogue parameter (quant/method_catalog.h) lives in a
+// QuantConfig: exactly one member pointer is set, of the parameter's type.
+struct Field {
+  int QuantConfig::*i = nullptr;
+  double QuantConfig::*d = nullptr;
+  bool QuantConfig::*b = nullptr;
+  std::string QuantConfig::*s = nullptr;
+};
+
+const std::map<std::string, Field>& Fields() {
+  static const auto* m = [] {
+    auto I = [](int QuantConfig::*p) {
+      Field f;
+      f.i = p;
+      return f;
+    };
+    auto D = [](double QuantConfig::*p) {
+      Field f;
+      f.d = p;
+      return f;
+    };
+    auto B = [](bool QuantConfig::*p) {
+      Field f;
+      f.b = p;
+      return f;
+    };
+    auto S = [](std::string QuantConfig::*p) {
+      Field f;
+      f.s = p;
+      return f;
+    };
+    return new std::map<std::string, Field>{
+        {"bits", I(&QuantConfig::w_bits)},
+        {"group_size", I(&QuantConfig::group_size)},
+        {"sym", B(&QuantConfig::sym)},
+        {"act_order", B(&QuantConfig::act_order)},
+        {"static_groups", B(&QuantConfig::static_groups)},
+        {"percdamp", D(&QuantConfig::percdamp)},
+        {"block_size", I(&QuantConfig::block_size)},
+        {"a_bits", I(&QuantConfig::a_bits)},
+        {"a_granularity", S(&QuantConfig::a_granularity)},
+        {"a_static", B(&QuantConfig::a_static)},
+        {"kv_bits", I(&QuantConfig::kv_bits)},
+        {"kv_group_size", I(&QuantConfig::kv_group_size)},
+        {"alpha", D(&QuantConfig::alpha)},
+        {"awq_grid", I(&QuantConfig::awq_grid)},
+        {"awq_clip", B(&QuantConfig::awq_clip)},
+        {"spqr_group_size", I(&QuantConfig::spqr_group_size)},
+        {"spqr_stat_bits", I(&QuantConfig::spqr_stat_bits)},
+        {"spqr_outlier_threshold", D(&QuantConfig::spqr_outlier_threshold)},
+        {"llm_int8_threshold", D(&QuantConfig::llm_int8_threshold)},
+        {"fp8_format", S(&QuantConfig::fp8_format)},
+    };
+  }();
+  return *m;
 }
 
 }  // namespace
 
-const std::vector<std::string>& KnownMethods() {
-  static const auto* m = new std::vector<std::string>{
-      "fp16",     "rtn",  "gptq",        "awq",
-      "awq+gptq", "spqr", "smoothquant", "smoothquant+gptq",
-      "llm_int8", "fp8"};
-  return *m;
+const std::vector<std::string>& KnownMethods() { return MethodNames(); }
+
+absl::Status SetQuantParam(QuantConfig* c, const std::string& key,
+                           const nlohmann::json& v, const std::string& source) {
+  auto bad = [&](const char* what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": field '", key, "': expected ", what));
+  };
+  if (IsMethodKey(key)) {
+    if (!v.is_string()) return bad("a string");
+    c->method = v.get<std::string>();
+    return absl::OkStatus();
+  }
+  const ParamSpec* p = FindParam(key);
+  if (p == nullptr)
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": unknown field '", key, "'"));
+  const bool type_ok = p->type == ParamType::kInt      ? v.is_number_integer()
+                       : p->type == ParamType::kNumber ? v.is_number()
+                       : p->type == ParamType::kBool   ? v.is_boolean()
+                                                       : v.is_string();
+  if (!type_ok) return bad(TypeDescription(p->type));
+  if (!p->has_effect) return absl::OkStatus();  // accepted, no field
+  auto it = Fields().find(p->name);
+  if (it == Fields().end())
+    return absl::InternalError("quant config: catalogue parameter '" + p->name +
+                               "' has no QuantConfig field");
+  const Field& f = it->second;
+  if (f.i) c->*f.i = v.get<int>();
+  if (f.d) c->*f.d = v.get<double>();
+  if (f.b) c->*f.b = v.get<bool>();
+  if (f.s) c->*f.s = v.get<std::string>();
+  return absl::OkStatus();
+}
+
+std::optional<nlohmann::json> GetQuantParam(const QuantConfig& c,
+                                            const std::string& name) {
+  if (IsMethodKey(name)) return nlohmann::json(c.method);
+  const ParamSpec* p = FindParam(name);
+  if (p == nullptr) return std::nullopt;
+  auto it = Fields().find(p->name);
+  if (it == Fields().end()) return std::nullopt;
+  const Field& f = it->second;
+  if (f.i) return nlohmann::json(c.*f.i);
+  if (f.d) return nlohmann::json(c.*f.d);
+  if (f.b) return nlohmann::json(c.*f.b);
+  return nlohmann::json(c.*f.s);
 }
 
 LayerSpec QuantConfig::Resolve(const std::string& name) const {
@@ -186,11 +282,13 @@ LayerSpec QuantConfig::Resolve(const std::string& name) const {
 }
 
 bool QuantConfig::NeedsCalibration() const {
-  static const std::set<std::string> kNoCalib = {"fp16", "rtn", "fp8",
-                                                 "llm_int8"};
-  if (!kNoCalib.count(method)) return true;
+  auto calibrates = [](const std::string& m) {
+    const MethodSpec* spec = FindMethod(m);
+    return spec == nullptr || spec->uses_calibration;
+  };
+  if (calibrates(method)) return true;
   for (const auto& r : layer_rules)
-    if (r.method && !kNoCalib.count(*r.method)) return true;
+    if (r.method && calibrates(*r.method)) return true;
   // Static activation scales need calibration too.
   return a_bits < 16 && a_static;
 }
@@ -233,82 +331,15 @@ absl::StatusOr<QuantConfig> ParseQuantConfig(const std::string& text,
   bool w_bits_given = false, a_bits_given = false;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& k = it.key();
-    const json& v = it.value();
-    auto bad = [&](const char* what) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": field '", k, "': expected ", what));
-    };
-    auto get_int = [&](int* dst) -> absl::Status {
-      if (!v.is_number_integer()) return bad("an integer");
-      *dst = v.get<int>();
-      return absl::OkStatus();
-    };
-    auto get_bool = [&](bool* dst) -> absl::Status {
-      if (!v.is_boolean()) return bad("true/false");
-      *dst = v.get<bool>();
-      return absl::OkStatus();
-    };
-    auto get_num = [&](double* dst) -> absl::Status {
-      if (!v.is_number()) return bad("a number");
-      *dst = v.get<double>();
-      return absl::OkStatus();
-    };
-    auto get_str = [&](std::string* dst) -> absl::Status {
-      if (!v.is_string()) return bad("a string");
-      *dst = v.get<std::string>();
-      return absl::OkStatus();
-    };
-    if (k == "method") {
-      QG_RETURN_IF_ERROR(get_str(&c.method));
-    } else if (k == "w_bits" || k == "bits") {
-      QG_RETURN_IF_ERROR(get_int(&c.w_bits));
-      w_bits_given = true;
-    } else if (k == "group_size") {
-      QG_RETURN_IF_ERROR(get_int(&c.group_size));
-    } else if (k == "sym") {
-      QG_RETURN_IF_ERROR(get_bool(&c.sym));
-    } else if (k == "act_order" || k == "desc_act") {
-      QG_RETURN_IF_ERROR(get_bool(&c.act_order));
-    } else if (k == "static_groups") {
-      QG_RETURN_IF_ERROR(get_bool(&c.static_groups));
-    } else if (k == "percdamp") {
-      QG_RETURN_IF_ERROR(get_num(&c.percdamp));
-    } else if (k == "block_size") {
-      QG_RETURN_IF_ERROR(get_int(&c.block_size));
-    } else if (k == "a_bits") {
-      QG_RETURN_IF_ERROR(get_int(&c.a_bits));
-      a_bits_given = true;
-    } else if (k == "a_granularity") {
-      QG_RETURN_IF_ERROR(get_str(&c.a_granularity));
-    } else if (k == "a_static") {
-      QG_RETURN_IF_ERROR(get_bool(&c.a_static));
-    } else if (k == "kv_bits") {
-      QG_RETURN_IF_ERROR(get_int(&c.kv_bits));
-    } else if (k == "kv_group_size") {
-      QG_RETURN_IF_ERROR(get_int(&c.kv_group_size));
-    } else if (k == "alpha") {
-      QG_RETURN_IF_ERROR(get_num(&c.alpha));
-    } else if (k == "awq_grid") {
-      QG_RETURN_IF_ERROR(get_int(&c.awq_grid));
-    } else if (k == "awq_clip") {
-      QG_RETURN_IF_ERROR(get_bool(&c.awq_clip));
-    } else if (k == "spqr_group_size") {
-      QG_RETURN_IF_ERROR(get_int(&c.spqr_group_size));
-    } else if (k == "spqr_stat_bits") {
-      QG_RETURN_IF_ERROR(get_int(&c.spqr_stat_bits));
-    } else if (k == "spqr_outlier_threshold" ||
-               k == "outlier_relative_threshold") {
-      QG_RETURN_IF_ERROR(get_num(&c.spqr_outlier_threshold));
-    } else if (k == "llm_int8_threshold") {
-      QG_RETURN_IF_ERROR(get_num(&c.llm_int8_threshold));
-    } else if (k == "fp8_format") {
-      QG_RETURN_IF_ERROR(get_str(&c.fp8_format));
-    } else if (k == "layer_rules") {
+    if (k == "layer_rules") {
       QG_ASSIGN_OR_RETURN(c.layer_rules,
-                          ParseRules(v, source + ": layer_rules"));
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat(source, ": unknown field '", k, "'"));
+                          ParseRules(it.value(), source + ": layer_rules"));
+      continue;
+    }
+    QG_RETURN_IF_ERROR(SetQuantParam(&c, k, it.value(), source));
+    if (const ParamSpec* p = FindParam(k)) {
+      w_bits_given |= p->name == "bits";
+      a_bits_given |= p->name == "a_bits";
     }
   }
   // W8A8 methods: 8-bit weights and activations unless told otherwise.
@@ -495,9 +526,8 @@ absl::Status ValidateExport(const QuantConfig& c,
   for (const LinearShape& l : LinearShapes(model)) {
     LayerSpec s = c.Resolve(l.name);
     if (s.skip) continue;
-    static const std::set<std::string> kIntegerMethods = {
-        "rtn", "gptq", "awq", "awq+gptq", "smoothquant", "smoothquant+gptq"};
-    if (!kIntegerMethods.count(s.method))
+    const MethodSpec* ms = FindMethod(s.method);
+    if (ms == nullptr || !ms->integer_codes)
       return absl::InvalidArgumentError(absl::StrCat(
           "--format ", fname, ": method ", s.method, " (layer ", l.name,
           ") has no integer-code form; use --format fake"));

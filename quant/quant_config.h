@@ -8,6 +8,9 @@
 // skip a layer. lm_head is skipped unless a rule says otherwise (as GPTQ,
 // AWQ and the paper's toolboxes do).
 //
+// Keys are the method catalogue's parameter names (quant/method_catalog.h;
+// older spellings accepted as its aliases), plus `method` (alias `name`, as
+// a sweep's method entry spells it) and `layer_rules`.
 // ParseQuantConfig reads JSON (nlohmann) or YAML; Validate rejects invalid
 // combinations with a message naming the field, before any work starts;
 // ToCanonicalJson gives a stable serialization (sorted keys, every field) so
@@ -24,20 +27,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "model/config.h"
+#include "nlohmann/json.hpp"
 
 namespace qgrid::quant {
 
-// Methods understood by QuantizeModel.
-//   fp16              no weight change (baseline; act/KV quant still apply)
-//   rtn               round-to-nearest
-//   gptq              GPTQ (Frantar et al. 2022)
-//   awq               AWQ scale search + clipping, then RTN (Lin et al. 2023)
-//   awq+gptq          AWQ scales + clipping, then GPTQ
-//   spqr              SpQR-style bilevel small groups + fp16 outliers
-//   smoothquant       SmoothQuant smoothing, then W8A8 RTN (Xiao et al.)
-//   smoothquant+gptq  smoothing, then GPTQ (SmoothQuant paper, Table 5)
-//   llm_int8          LLM.int8(): vector-wise int8 + 16-bit outlier dims
-//   fp8               FP8 (E4M3 / E5M2) weight rounding
+// Methods understood by QuantizeModel: the catalogue's
+// (quant/method_catalog.h, with a line on each).
 const std::vector<std::string>& KnownMethods();
 
 // A per-layer override. `pattern` is an ECMAScript regex searched
@@ -106,6 +101,18 @@ struct QuantConfig {
 // and llm_int8 set w_bits=8, a_bits=8 unless given.
 absl::StatusOr<QuantConfig> ParseQuantConfig(const std::string& text,
                                              const std::string& source);
+// Sets one field from a JSON value: `key` is `method` (or `name`) or a
+// catalogue parameter by name or alias; errors name `source` and the key.
+// Parameters without effect (has_effect false) are type-checked only. No
+// method-implied defaults (ParseQuantConfig applies those).
+absl::Status SetQuantParam(QuantConfig* c, const std::string& key,
+                           const nlohmann::json& value,
+                           const std::string& source);
+// The value of `method` or a catalogue parameter (name or alias) in `c`;
+// nullopt for unknown names and parameters without effect.
+std::optional<nlohmann::json> GetQuantParam(const QuantConfig& c,
+                                            const std::string& name);
+
 // Layer rules from a JSON/YAML file: either a list of rules or
 // {"rules": [...]}. Each rule: {match: REGEX, skip?, method?, bits?,
 // group_size?, sym?}.

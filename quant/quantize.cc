@@ -146,16 +146,6 @@ absl::StatusOr<at::Tensor> SampleCalibrationFromString(
                        seed, "calibration text");
 }
 
-absl::StatusOr<at::Tensor> SampleCalibrationFromText(
-    const model::Tokenizer& tok, const std::string& path, int n, int seqlen,
-    uint64_t seed) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(path + ": cannot open calibration text");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return SampleWindows(tok.Encode(ss.str(), true), n, seqlen, seed, path);
-}
-
 TensorStats ComputeStats(const at::Tensor& x) {
   Moments m;
   m.Add(x);

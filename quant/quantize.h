@@ -41,11 +41,8 @@ namespace qgrid::quant {
 // tokenizer's BOS), then draw `n` windows of `seqlen` tokens at uniformly
 // random start offsets from a std::mt19937_64 seeded with `seed` (start =
 // rng() % (len - seqlen), platform-independent). Returns int64 [n, seqlen].
-// Errors when the file has fewer than seqlen + 1 tokens.
-absl::StatusOr<at::Tensor> SampleCalibrationFromText(
-    const model::Tokenizer& tok, const std::string& path, int n, int seqlen,
-    uint64_t seed);
-// The same from an in-memory text.
+// Errors when the text has fewer than seqlen + 1 tokens. (Files go through
+// eval::BuildCalibrationSet, the one calibration path.)
 absl::StatusOr<at::Tensor> SampleCalibrationFromString(
     const model::Tokenizer& tok, const std::string& text, int n, int seqlen,
     uint64_t seed);

@@ -169,6 +169,51 @@ absl::StatusOr<at::Tensor> InverseCholeskyUpper(
 
 }  // namespace
 
+void GptqColumnStepCpu(const GptqColumn& c) {
+  // Elementwise as QuantizeCodes/FakeQuantize: round half to even
+  // (nearbyint), clamp, s (q - z), error / U_jj; then row r's error goes to
+  // the rest of the sub-block (rows of W are independent in GPTQ, so the
+  // order over rows is free).
+  const int64_t rows = c.W1.size(0), count = c.W1.size(1);
+  const int64_t cols = c.W.size(1);
+  const int64_t i = c.i, j2 = c.j2, col = c.col;
+  const float maxq = static_cast<float>(std::ldexp(1.0, c.bits) - 1);
+  const float* sp = c.scale.data_ptr<float>();
+  const float* zp = c.zero.data_ptr<float>();
+  float* w1 = c.W1.data_ptr<float>();
+  float* e1 = c.Err1.data_ptr<float>();
+  int32_t* qp = c.codes.data_ptr<int32_t>();
+  float* wp = c.W.data_ptr<float>();
+  const float* h = c.Hinv1.data_ptr<float>() + i * count;
+  const float d = c.hdiag;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* wr = w1 + r * count;
+    const float wv = wr[i];
+    float q = std::nearbyint(wv / sp[r]) + zp[r];
+    q = std::min(std::max(q, 0.0f), maxq);
+    const float dq = sp[r] * (q - zp[r]);
+    qp[r * cols + col] = static_cast<int32_t>(q);
+    wp[r * cols + col] = dq;
+    const float e = (wv - dq) / d;
+    e1[r * count + i] = e;
+    for (int64_t k = i + 1; k < j2; ++k) wr[k] -= h[k] * e;
+  }
+}
+
+void GptqColumnStepTensor(const GptqColumn& c) {
+  at::Tensor wcol = c.W1.select(1, c.i);
+  at::Tensor q = QuantizeCodes(wcol, c.scale, c.zero, c.bits);
+  at::Tensor deq = c.scale * (q - c.zero);
+  c.codes.select(1, c.col).copy_(q);
+  c.W.select(1, c.col).copy_(deq);
+  at::Tensor err = (wcol - deq) / c.hdiag;
+  c.Err1.select(1, c.i).copy_(err);
+  if (c.i + 1 < c.j2)
+    c.W1.slice(1, c.i + 1, c.j2)
+        .sub_(err.unsqueeze(1) *
+              c.Hinv1.select(0, c.i).slice(0, c.i + 1, c.j2).unsqueeze(0));
+}
+
 absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
     const at::Tensor& w, const at::Tensor& hessian) const {
   QuantizedWeight r;
@@ -256,7 +301,6 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
       group_zero.push_back(zero);
     }
     const bool cpu = W.is_cpu();
-    const float maxq = static_cast<float>(std::ldexp(1.0, bits) - 1);
     const int64_t bs = o_.block_size;
     // W1/Err1 [rows, count] (contiguous) reuse one buffer each.
     at::Tensor W1_buf = at::empty({rows * std::min(bs, cols)}, W.options());
@@ -298,43 +342,12 @@ absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
               group_of_pos[col] = static_cast<int32_t>(g);
             }
           }
+          GptqColumn step{W1,   Err1, Hinv1, codes, W,       scale,
+                          zero, i,    j2,    col,   hd[col], bits};
           if (cpu) {
-            // Elementwise as QuantizeCodes/FakeQuantize: round half to
-            // even (nearbyint), clamp, s (q - z), error / U_jj; then row
-            // r's error goes to the rest of the sub-block (rows of W are
-            // independent in GPTQ, so the order over rows is free).
-            const float* sp = scale.data_ptr<float>();
-            const float* zp = zero.data_ptr<float>();
-            float* w1 = W1.data_ptr<float>();
-            float* e1 = Err1.data_ptr<float>();
-            int32_t* qp = codes.data_ptr<int32_t>();
-            float* wp = W.data_ptr<float>();
-            const float* h = Hinv1.data_ptr<float>() + i * count;
-            const float d = hd[col];
-            for (int64_t r = 0; r < rows; ++r) {
-              float* wr = w1 + r * count;
-              const float wv = wr[i];
-              float q = std::nearbyint(wv / sp[r]) + zp[r];
-              q = std::min(std::max(q, 0.0f), maxq);
-              const float dq = sp[r] * (q - zp[r]);
-              qp[r * cols + col] = static_cast<int32_t>(q);
-              wp[r * cols + col] = dq;
-              const float e = (wv - dq) / d;
-              e1[r * count + i] = e;
-              for (int64_t k = i + 1; k < j2; ++k) wr[k] -= h[k] * e;
-            }
+            GptqColumnStepCpu(step);
           } else {
-            at::Tensor wcol = W1.select(1, i);
-            at::Tensor q = QuantizeCodes(wcol, scale, zero, bits);
-            at::Tensor deq = scale * (q - zero);
-            codes.select(1, col).copy_(q);
-            W.select(1, col).copy_(deq);
-            at::Tensor err = (wcol - deq) / hd[col];
-            Err1.select(1, i).copy_(err);
-            if (i + 1 < j2)
-              W1.slice(1, i + 1, j2)
-                  .sub_(err.unsqueeze(1) *
-                        Hinv1.select(0, i).slice(0, i + 1, j2).unsqueeze(0));
+            GptqColumnStepTensor(step);
           }
         }
         if (j2 < count)

@@ -114,6 +114,25 @@ struct GptqOptions {
   double percdamp = 0.01;
   int block_size = 128;
 };
+// One GPTQ column step inside a lazy-update sub-block: quantize column `i`
+// of the block W1 [rows, count] with the group's scale/zero [rows], store
+// its codes and dequantized values at column `col` of codes/W [rows, cols],
+// its error / hdiag (U_jj) in Err1's column i, and push that error to
+// W1's columns (i, j2) through row i of Hinv1 [count, count]. All tensors
+// float32 (codes int32), contiguous; handles share storage with the
+// caller's, which is updated in place.
+struct GptqColumn {
+  at::Tensor W1, Err1, Hinv1, codes, W, scale, zero;
+  int64_t i = 0, j2 = 0, col = 0;
+  float hdiag = 1;
+  int bits = 4;
+};
+// The CPU loop GptqQuantizer runs (raw pointers, one pass over the rows).
+void GptqColumnStepCpu(const GptqColumn& c);
+// The tensor formulation (any device); the CPU loop's reference: the same
+// values (tests/quant compare them on random input).
+void GptqColumnStepTensor(const GptqColumn& c);
+
 class GptqQuantizer : public WeightQuantizer {
  public:
   explicit GptqQuantizer(GptqOptions o) : o_(o) {}

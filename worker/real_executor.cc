@@ -18,6 +18,7 @@
 #include "quant/quantize.h"
 #include "worker/disk_cache.h"
 #include "worker/lru_cache.h"
+#include "worker/quantize_cell.h"
 #include "worker/roots.h"
 
 namespace qgrid::worker {
@@ -37,30 +38,6 @@ std::string ReportFor(const QuantizedModel& q, const std::string& source) {
   if (!j.is_object()) j = json::object();
   j["cache"] = {{"source", source}};
   return j.dump();
-}
-
-// The sweep spec's method parameters (coordinator/sweep_spec.cc) under the
-// names quant::ParseQuantConfig reads.
-absl::StatusOr<quant::QuantConfig> ToQuantConfig(const json& m,
-                                                 const std::string& where) {
-  static const std::map<std::string, std::string> kRename = {
-      {"name", "method"},
-      {"damp", "percdamp"},
-      {"n_grid", "awq_grid"},
-      {"outlier_threshold", "spqr_outlier_threshold"},
-      {"qq_bits", "spqr_stat_bits"},
-      {"threshold", "llm_int8_threshold"},
-      {"format", "fp8_format"},
-      {"true_sequential", ""},  // always block-sequential here
-      {"dtype", ""},            // fp16: the model's load dtype
-  };
-  json q = json::object();
-  for (auto& [k, v] : m.items()) {
-    auto it = kRename.find(k);
-    std::string key = it == kRename.end() ? k : it->second;
-    if (!key.empty()) q[key] = v;
-  }
-  return quant::ParseQuantConfig(q.dump(), where);
 }
 
 class RealExecutor : public JobExecutor {
@@ -118,6 +95,42 @@ class RealExecutor : public JobExecutor {
     return t;
   }
 
+  // A job's calibration entry (coordinator/sweep_spec.cc: path | task |
+  // dataset, samples, seq_len, seed, split, packing) as a calibration spec,
+  // its files resolved under the data roots. The seed is the entry's, else
+  // the job's.
+  absl::StatusOr<eval::CalibrationSpec> CalibrationSpecOf(const json& cal,
+                                                          int64_t job_seed) {
+    eval::CalibrationSpec spec;
+    eval::CalibrationOptions& co = spec.opts;
+    co.n = cal.value("samples", int64_t{128});
+    co.seqlen = cal.value("seq_len", int64_t{512});
+    co.seed = cal.value("seed", static_cast<uint64_t>(job_seed));
+    co.split = cal.value("split", "");
+    co.mode = cal.value("packing", false)
+                  ? eval::CalibrationOptions::Mode::kPacked
+                  : eval::CalibrationOptions::Mode::kPerExample;
+    if (!opts_.data_dirs.empty()) co.data_dir = opts_.data_dirs[0];
+    if (cal.contains("path")) {
+      QG_ASSIGN_OR_RETURN(
+          spec.text_file,
+          DataPath(cal["path"].get<std::string>(), "calibration path"));
+      return spec;
+    }
+    std::string task = cal.value("task", cal.value("dataset", ""));
+    // Checked here for the permanent-failure verdict on unknown names.
+    QG_RETURN_IF_ERROR(Task(task, "calibration task").status());
+    const bool file =
+        task.size() > 5 && (task.rfind(".yaml") == task.size() - 5 ||
+                            task.rfind(".yml") == task.size() - 4);
+    if (file) {
+      QG_ASSIGN_OR_RETURN(spec.task, DataPath(task, "calibration task"));
+    } else {
+      spec.task = task;
+    }
+    return spec;
+  }
+
   // The job's quantized model and where it came from ("memory", "disk" or
   // "quantized").
   absl::StatusOr<std::shared_ptr<QuantizedModel>> Quantized(
@@ -131,7 +144,8 @@ class RealExecutor : public JobExecutor {
     }
     QG_ASSIGN_OR_RETURN(
         quant::QuantConfig cfg,
-        ToQuantConfig(method, absl::StrCat("job ", job.id(), " method")));
+        MethodConfigOfJob(job.method_json(),
+                          absl::StrCat("job ", job.id(), " method")));
     QG_ASSIGN_OR_RETURN(
         std::string dir,
         ResolveUnderRoots(job.model().path(), opts_.model_roots, "model path"));
@@ -148,59 +162,29 @@ class RealExecutor : public JobExecutor {
       return q;
     }
     *source = "quantized";
-    QG_ASSIGN_OR_RETURN(std::unique_ptr<model::CausalLM> lm,
-                        quant::LoadModel(dir, lo));  // plain or exported
-    QG_RETURN_IF_ERROR(quant::Validate(cfg, &lm->config()));
-    if (ctl->Cancelled()) return absl::CancelledError("cancelled");
-    at::Tensor calib;
-    if (cfg.NeedsCalibration()) {
-      if (!cal.is_object()) {
-        return absl::InvalidArgumentError("method '" + cfg.method +
-                                          "' needs a calibration set");
-      }
-      if (!lm->tokenizer()) {
-        return absl::FailedPreconditionError(dir + ": no tokenizer");
-      }
-      ctl->SetProgress("calibration", 0);
-      int64_t n = cal.value("samples", int64_t{128});
-      int64_t seqlen = cal.value("seq_len", int64_t{512});
-      uint64_t seed = cal.value("seed", static_cast<uint64_t>(job.seed()));
-      eval::CalibrationSet set;
-      if (cal.contains("path")) {
-        QG_ASSIGN_OR_RETURN(
-            std::string p,
-            DataPath(cal["path"].get<std::string>(), "calibration path"));
-        QG_ASSIGN_OR_RETURN(
-            set, eval::RandomTextWindows(*lm->tokenizer(), p, n, seqlen, seed));
-      } else {
-        std::string task = cal.value("task", cal.value("dataset", ""));
-        QG_ASSIGN_OR_RETURN(eval::TaskConfig tc,
-                            Task(task, "calibration task"));
-        eval::CalibrationOptions co;
-        co.split = cal.value("split", "");
-        co.n = n;
-        co.seqlen = seqlen;
-        co.seed = seed;
-        co.mode = cal.value("packing", false)
-                      ? eval::CalibrationOptions::Mode::kPacked
-                      : eval::CalibrationOptions::Mode::kPerExample;
-        if (!opts_.data_dirs.empty()) co.data_dir = opts_.data_dirs[0];
-        QG_ASSIGN_OR_RETURN(
-            set, eval::BuildTaskCalibrationSet(*lm->tokenizer(), tc, co));
-      }
-      calib = set.ids;
+    CellRequest req;
+    req.model_dir = dir;
+    req.load = lo;
+    req.config = cfg;
+    if (cfg.NeedsCalibration() && cal.is_object()) {
+      QG_ASSIGN_OR_RETURN(req.calibration, CalibrationSpecOf(cal, job.seed()));
     }
-    ctl->SetProgress("quantize", 0);
-    quant::QuantizeOptions qo;
-    qo.show_progress = false;
-    qo.on_block = [ctl](int i, int n, double) {
+    req.quantize.show_progress = false;
+    req.quantize.on_block = [ctl](int i, int n, double) {
       ctl->SetProgress("quantize", 100.0 * (i + 1) / std::max(1, n));
     };
-    QG_ASSIGN_OR_RETURN(quant::QuantReport report,
-                        quant::QuantizeModel(*lm, cfg, calib, qo));
+    req.on_stage = [ctl](const std::string& stage) {
+      ctl->SetProgress(stage, 0);
+    };
+    req.cancelled = [ctl] { return ctl->Cancelled(); };
+    QG_ASSIGN_OR_RETURN(QuantizedCell cell, QuantizeCell(req));
+    json report = json::parse(cell.report.ToJson(0), nullptr, false);
+    if (!report.is_object()) report = json::object();
+    report["weights_sha256"] = cell.weights_sha256;
+    if (!cell.calibration.is_null()) report["calibration"] = cell.calibration;
     auto q = std::make_shared<QuantizedModel>();
-    q->lm = std::move(lm);
-    q->report_json = report.ToJson(0);
+    q->lm = std::move(cell.lm);
+    q->report_json = report.dump();
     cache_.Put(job.quant_key(), q);
     ToDisk(job.quant_key(), *q, cfg);
     return q;
