@@ -31,9 +31,7 @@ void RunBuildDemo(const BuildDemoArgs& a) {
   opts.mc_test_items = a.mc_items;
   auto res = demo::BuildDemoData(opts);
   if (!res.ok()) {
-    std::fprintf(stderr, "build-demo: %s\n",
-                 std::string(res.status().message()).c_str());
-    SetExitCode(1);
+    ReportError("data build-demo", res.status());
     return;
   }
   std::printf("%-11s %8s %8s %8s %8s %8s %10s %10s %6s\n", "domain", "raw",
@@ -57,9 +55,7 @@ std::string CommandLine(const std::vector<std::string>& args) {
 void RunTrainTiny(demo::TrainTinyOptions o) {
   auto res = demo::TrainTinyLlama(o);
   if (!res.ok()) {
-    std::fprintf(stderr, "train-tiny: %s\n",
-                 std::string(res.status().message()).c_str());
-    SetExitCode(1);
+    ReportError("train-tiny", res.status());
     return;
   }
   std::printf(
@@ -79,9 +75,7 @@ struct DemoReportArgs {
 void RunDemoReport(const DemoReportArgs& a) {
   auto rep = demo::BuildDemoReport(a.opts);
   if (!rep.ok()) {
-    std::fprintf(stderr, "demo-report: %s\n",
-                 std::string(rep.status().message()).c_str());
-    SetExitCode(1);
+    ReportError("data demo-report", rep.status());
     return;
   }
   std::string out =

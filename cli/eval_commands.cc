@@ -15,6 +15,7 @@
 #include "eval/evaluate.h"
 #include "eval/task_config.h"
 #include "model/causal_lm.h"
+#include "model/torch_util.h"
 #include "quant/export.h"
 #include "quant/quant_config.h"
 #include "quant/quantize.h"
@@ -118,23 +119,15 @@ absl::StatusOr<nlohmann::json> QuantizeForEval(
 int RunEval(const EvalFlags& f, const CLI::App& cmd) {
   model::LoadOptions lo;
   lo.device = f.device;
-  if (f.dtype == "float16") {
-    lo.dtype = at::kHalf;
-  } else if (f.dtype == "bfloat16") {
-    lo.dtype = at::kBFloat16;
-  } else if (f.dtype != "float32") {
-    std::cerr << "error: --dtype must be float32, float16 or bfloat16\n";
-    return 2;
-  }
+  auto dtype = model::ParseDtype(f.dtype, "--dtype");
+  if (!dtype.ok()) return ReportError("eval", dtype.status());
+  lo.dtype = *dtype;
   // Resolve every task first so that a typo fails before the model loads.
   std::vector<eval::TaskConfig> tasks;
   for (const auto& t : f.tasks) {
     for (absl::string_view name : absl::StrSplit(t, ',', absl::SkipEmpty())) {
       auto c = eval::ResolveTask(std::string(name));
-      if (!c.ok()) {
-        std::cerr << "error: " << c.status().message() << "\n";
-        return 2;
-      }
+      if (!c.ok()) return ReportError("eval", AsBadInput(c.status()));
       tasks.push_back(*c);
     }
   }
@@ -145,22 +138,17 @@ int RunEval(const EvalFlags& f, const CLI::App& cmd) {
     if (c.ok()) {
       if (auto s = quant::Validate(*c); !s.ok()) c = s;
     }
-    if (!c.ok()) {
-      std::cerr << "error: " << c.status().message() << "\n";
-      return 2;
-    }
+    if (!c.ok()) return ReportError("eval", AsBadInput(c.status()));
     qcfg = *c;
   } else if (!f.calib.source.empty()) {
-    std::cerr << "error: --calib without --method or --quant-config: "
-                 "nothing to calibrate\n";
-    return 2;
+    return ReportError("eval",
+                       absl::InvalidArgumentError(
+                           "--calib without --method or --quant-config: "
+                           "nothing to calibrate"));
   }
   // Plain checkpoints and qgrid quantize exports (gptq/awq/fake) alike.
   auto lm = quant::LoadModel(f.model_dir, lo);
-  if (!lm.ok()) {
-    std::cerr << "error: " << lm.status().message() << "\n";
-    return 1;
-  }
+  if (!lm.ok()) return ReportError("eval", lm.status());
   nlohmann::json quant_record;
   if (qcfg) {
     absl::StatusOr<nlohmann::json> rec = absl::InternalError("not run");
@@ -169,9 +157,9 @@ int RunEval(const EvalFlags& f, const CLI::App& cmd) {
       return absl::OkStatus();
     });
     if (s.ok()) s = rec.status();
+    // A calibration source that is absent is bad input too.
     if (!s.ok()) {
-      std::cerr << "error: " << s.message() << "\n";
-      return absl::IsInvalidArgument(s) || absl::IsNotFound(s) ? 2 : 1;
+      return ReportError("eval", absl::IsNotFound(s) ? AsBadInput(s) : s);
     }
     quant_record = *rec;
   }
@@ -190,10 +178,7 @@ int RunEval(const EvalFlags& f, const CLI::App& cmd) {
   nlohmann::json all;
   for (const auto& t : tasks) {
     auto r = eval::Evaluate(**lm, t, o);
-    if (!r.ok()) {
-      std::cerr << "error: " << r.status().message() << "\n";
-      return 1;
-    }
+    if (!r.ok()) return ReportError("eval", r.status());
     if (all.is_null()) {
       all = *r;
     } else {

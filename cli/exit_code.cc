@@ -37,6 +37,10 @@ int ReportError(const std::string& cmd, const absl::Status& s) {
   return code;
 }
 
+absl::Status AsBadInput(const absl::Status& s) {
+  return s.ok() ? s : absl::InvalidArgumentError(s.message());
+}
+
 void SetExitCode(int code) { g_exit_code = code; }
 int ExitCode() { return g_exit_code; }
 

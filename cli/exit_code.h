@@ -35,6 +35,10 @@ int ExitCodeFor(const absl::Status& s);
 // nothing, returns 0.
 int ReportError(const std::string& cmd, const absl::Status& s);
 
+// `s` with code InvalidArgument (same message): for errors that are bad
+// input whatever their code, e.g. a flag naming a task that does not exist.
+absl::Status AsBadInput(const absl::Status& s);
+
 // The process exit code set by the subcommand that ran (0 by default).
 void SetExitCode(int code);
 int ExitCode();

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "cli/commands.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "eval/perplexity.h"
 #include "model/causal_lm.h"
@@ -54,16 +55,10 @@ absl::Status CheckModelDir(const std::string& dir, bool need_config) {
 // Reads the file (or its first `max_bytes` bytes when > 0).
 absl::StatusOr<std::string> ReadText(const std::string& path,
                                      int64_t max_bytes = 0) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::NotFoundError(
-        absl::StrCat("--text-file ", path, ": cannot open"));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  if (max_bytes > 0 && static_cast<int64_t>(text.size()) > max_bytes) {
-    text.resize(max_bytes);
+  auto text = ReadFilePrefix(path, max_bytes > 0 ? max_bytes : 0);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("--text-file ", text.status().message()));
   }
   return text;
 }

@@ -15,6 +15,7 @@
 #include "cli/quant_flags.h"
 #include "model/causal_lm.h"
 #include "model/config.h"
+#include "model/torch_util.h"
 #include "quant/export.h"
 #include "quant/quant_config.h"
 #include "quant/quantize.h"
@@ -33,70 +34,60 @@ struct QuantizeArgs {
   bool json = false;
 };
 
-int Fail(int code, const std::string& msg) {
-  std::cerr << "qgrid quantize: " << msg << "\n";
-  SetExitCode(code);
-  return code;
-}
-
-absl::StatusOr<at::ScalarType> ParseDtype(const std::string& s) {
-  if (s == "float32" || s == "fp32") return at::kFloat;
-  if (s == "float16" || s == "fp16") return at::kHalf;
-  if (s == "bfloat16" || s == "bf16") return at::kBFloat16;
-  return absl::InvalidArgumentError(
-      "--dtype must be float32, float16 or "
-      "bfloat16, got '" +
-      s + "'");
+// Errors found before any work are bad input (exit 2).
+void Fail(const absl::Status& s) { ReportError("quantize", AsBadInput(s)); }
+void Fail(const std::string& msg) {
+  ReportError("quantize", absl::InvalidArgumentError(msg));
 }
 
 void RunQuantize(const QuantizeArgs& a, CLI::App* cmd) {
   // ---- Build and validate everything before any heavy work.
   auto built = BuildQuantConfig(a.q, *cmd);
   if (!built.ok()) {
-    Fail(2, std::string(built.status().message()));
+    Fail(built.status());
     return;
   }
   const quant::QuantConfig& cfg = *built;
   auto fmt = quant::ParseExportFormat(a.format);
   if (!fmt.ok()) {
-    Fail(2, std::string(fmt.status().message()));
+    Fail(fmt.status());
     return;
   }
-  auto dtype = ParseDtype(a.dtype);
+  auto dtype = model::ParseDtype(a.dtype, "--dtype");
   if (!dtype.ok()) {
-    Fail(2, std::string(dtype.status().message()));
+    Fail(dtype.status());
     return;
   }
   if (a.device.rfind("cuda", 0) == 0 && !at::hasCUDA()) {
-    Fail(2, "--device " + a.device +
-                ": this build has no CUDA (libtorch CPU); use --device cpu");
+    Fail("--device " + a.device +
+         ": this build has no CUDA (libtorch CPU); use --device cpu");
     return;
   }
   if (a.device != "cpu" && a.device.rfind("cuda", 0) != 0) {
-    Fail(2, "--device must be cpu or cuda[:N], got '" + a.device + "'");
+    Fail("--device must be cpu or cuda[:N], got '" + a.device + "'");
     return;
   }
   auto mc = model::ModelConfig::FromJsonFile(
       (fs::path(a.model) / "config.json").string());
   if (!mc.ok()) {
-    Fail(2, std::string(mc.status().message()));
+    Fail(mc.status());
     return;
   }
   if (auto s = quant::Validate(cfg, &*mc); !s.ok()) {
-    Fail(2, std::string(s.message()));
+    Fail(s);
     return;
   }
   if (auto s = quant::ValidateExport(cfg, *mc, *fmt); !s.ok()) {
-    Fail(2, std::string(s.message()));
+    Fail(s);
     return;
   }
   if (cfg.NeedsCalibration() && a.calib.source.empty()) {
-    Fail(2, "method " + cfg.method +
-                " needs calibration data: pass --calib TEXT_FILE|TASK");
+    Fail("method " + cfg.method +
+         " needs calibration data: pass --calib TEXT_FILE|TASK");
     return;
   }
   if (a.calib.samples < 1 || a.calib.seq_len < 2) {
-    Fail(2, "--calib-samples must be >= 1 and --calib-seq-len >= 2");
+    Fail("--calib-samples must be >= 1 and --calib-seq-len >= 2");
     return;
   }
 
@@ -119,12 +110,12 @@ void RunQuantize(const QuantizeArgs& a, CLI::App* cmd) {
   });
   if (st.ok()) st = cell.status();
   if (!st.ok()) {
-    Fail(1, std::string(st.message()));
+    ReportError("quantize", st);
     return;
   }
   const quant::QuantReport* rep = &cell->report;
   if (auto s = quant::ExportModel(*cell->lm, cfg, a.out, *fmt); !s.ok()) {
-    Fail(1, std::string(s.message()));
+    ReportError("quantize", s);
     return;
   }
   nlohmann::json report_json = nlohmann::json::parse(rep->ToJson(0));
@@ -136,7 +127,8 @@ void RunQuantize(const QuantizeArgs& a, CLI::App* cmd) {
     std::ofstream f(fs::path(a.out) / "quant_report.json");
     f << report << "\n";
     if (!f) {
-      Fail(1, a.out + "/quant_report.json: write failed");
+      ReportError("quantize", absl::InternalError(
+                                  a.out + "/quant_report.json: write failed"));
       return;
     }
   }

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "absl/strings/str_join.h"
+#include "common/file_util.h"
 #include "quant/method_catalog.h"
 
 namespace qgrid::cli {
@@ -119,13 +120,13 @@ absl::StatusOr<quant::QuantConfig> BuildQuantConfig(const QuantFlags& a,
   }
   quant::QuantConfig cfg;
   if (!a.config_file.empty()) {
-    std::ifstream f(a.config_file);
-    if (!f)
-      return absl::NotFoundError(a.config_file + ": cannot open " +
-                                 a.config_flag);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    auto c = quant::ParseQuantConfig(ss.str(), a.config_file);
+    auto text = ReadFileToString(a.config_file);
+    if (!text.ok()) {
+      return absl::Status(
+          text.status().code(),
+          absl::StrCat(a.config_flag, " ", text.status().message()));
+    }
+    auto c = quant::ParseQuantConfig(*text, a.config_file);
     if (!c.ok()) return c.status();
     cfg = *c;
     // Explicit flags override a config file.

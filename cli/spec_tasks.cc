@@ -12,15 +12,6 @@
 namespace qgrid::cli {
 namespace {
 
-bool IsTaskFile(const std::string& name) {
-  auto ends = [&](const char* s) {
-    std::string suf(s);
-    return name.size() > suf.size() &&
-           name.compare(name.size() - suf.size(), suf.size(), suf) == 0;
-  };
-  return ends(".yaml") || ends(".yml");
-}
-
 size_t EditDistance(const std::string& a, const std::string& b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
@@ -50,7 +41,8 @@ absl::Status CheckTask(const std::string& file, const YAML::Node& n,
                        const std::vector<std::string>& known) {
   if (!n.IsScalar()) return absl::OkStatus();  // the structural check says so
   const std::string name = n.Scalar();
-  if (IsTaskFile(name)) return absl::OkStatus();  // under a worker's data root
+  if (eval::IsTaskFileName(name))
+    return absl::OkStatus();  // under a worker's data root
   std::string base = name.substr(0, name.find(':'));
   if (std::find(known.begin(), known.end(), base) == known.end()) {
     std::string hint;

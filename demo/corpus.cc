@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/compressed_file.h"
+#include "common/file_util.h"
 #include "common/hash.h"
 #include "common/status_macros.h"
 
@@ -329,15 +330,6 @@ std::vector<std::string> ParseGcideSenses(std::string_view text) {
 }
 
 // ---- Readers ----------------------------------------------------------------
-
-absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
-  return ss.str();
-}
 
 absl::StatusOr<std::string> ReadBibleData(const std::string& path) {
   QG_ASSIGN_OR_RETURN(std::string raw, ReadFileToString(path));

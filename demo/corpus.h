@@ -60,7 +60,7 @@ std::vector<std::string> ParseGcideSenses(std::string_view text);
 
 // ---- File readers ----------------------------------------------------------
 
-absl::StatusOr<std::string> ReadFileToString(const std::string& path);
+// (Whole files are read with common/file_util.h's ReadFileToString.)
 // bible-kjv-text's /usr/lib/bible.data: a header ("EC02Compressed Data
 // File"), the uncompressed window size and count, a table of window offsets,
 // then each window as an independent compress(1)-style LZW stream (16-bit

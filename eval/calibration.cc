@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "eval/dataset.h"
 #include "eval/prompt.h"
@@ -118,11 +119,13 @@ absl::StatusOr<CalibrationSet> RandomTextWindows(const model::Tokenizer& tok,
                                                  const std::string& path,
                                                  int64_t n, int64_t seqlen,
                                                  uint64_t seed) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError("calibration text not found: " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::vector<int> ids = tok.Encode(ss.str(), true);
+  auto text = ReadFileToString(path);
+  if (!text.ok()) {
+    return absl::Status(
+        text.status().code(),
+        absl::StrCat("calibration text ", text.status().message()));
+  }
+  std::vector<int> ids = tok.Encode(*text, true);
   const int64_t total = static_cast<int64_t>(ids.size());
   if (total <= seqlen)
     return absl::InvalidArgumentError(absl::StrCat(
@@ -145,10 +148,8 @@ CalibrationSpec CalibrationSpecFromSource(const std::string& source,
                                           const CalibrationOptions& opts) {
   CalibrationSpec spec;
   spec.opts = opts;
-  const std::string ext = std::filesystem::path(source).extension().string();
   std::error_code ec;
-  if (ext != ".yaml" && ext != ".yml" &&
-      std::filesystem::is_regular_file(source, ec)) {
+  if (!IsTaskFileName(source) && std::filesystem::is_regular_file(source, ec)) {
     spec.text_file = source;
   } else {
     spec.task = source;

@@ -13,6 +13,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/compressed_file.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "eval/doc_processors.h"
 
@@ -25,11 +26,7 @@ using json = nlohmann::json;
 absl::StatusOr<std::string> ReadAll(const std::string& path) {
   // C4's validation shards ship gzipped (c4-validation.*.json.gz).
   if (absl::EndsWith(path, ".gz")) return ReadGzipFile(path);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError("cannot open " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return ReadFileToString(path);
 }
 
 std::string Prefix(const TaskConfig& c, const std::string& path) {

@@ -10,9 +10,11 @@
 #include <sstream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "eval/doc_processors.h"
 
@@ -381,11 +383,12 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
 }
 
 absl::StatusOr<TaskConfig> LoadTaskConfigFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError("task file not found: " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseTaskConfig(ss.str(), path);
+  auto text = ReadFileToString(path);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("task file ", text.status().message()));
+  }
+  return ParseTaskConfig(*text, path);
 }
 
 std::vector<std::string> BuiltinTasksDirs() {
@@ -450,12 +453,13 @@ absl::StatusOr<TaskConfig> SelectSubjects(const TaskConfig& config,
   return c;
 }
 
+bool IsTaskFileName(const std::string& name) {
+  return (name.size() > 5 && absl::EndsWith(name, ".yaml")) ||
+         (name.size() > 4 && absl::EndsWith(name, ".yml"));
+}
+
 absl::StatusOr<TaskConfig> ResolveTask(const std::string& name_or_path) {
-  std::error_code ec;
-  if (name_or_path.size() > 5 &&
-      (name_or_path.substr(name_or_path.size() - 5) == ".yaml" ||
-       name_or_path.substr(name_or_path.size() - 4) == ".yml"))
-    return LoadTaskConfigFile(name_or_path);
+  if (IsTaskFileName(name_or_path)) return LoadTaskConfigFile(name_or_path);
   std::string name = name_or_path, subset;
   if (size_t colon = name.find(':'); colon != std::string::npos) {
     subset = name.substr(colon + 1);

@@ -174,6 +174,9 @@ std::vector<std::string> BuiltinTasksDirs();
 // earlier directory shadows the same name in later ones. Fails when a
 // directory is missing.
 absl::StatusOr<std::vector<TaskConfig>> ListBuiltinTasks();
+// Whether `name` names a task file (ends in .yaml or .yml) rather than a
+// built-in task: the one such check for the CLI, the worker and calibration.
+bool IsTaskFileName(const std::string& name);
 // NAME (built-in), NAME:SUBSET (subjects by category or id, case-insensitive)
 // or a path to a .yaml file.
 absl::StatusOr<TaskConfig> ResolveTask(const std::string& name_or_path);

@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "nlohmann/json.hpp"
 
 namespace qgrid::model {
@@ -99,13 +100,9 @@ class Reader {
 }  // namespace
 
 absl::StatusOr<ModelConfig> ModelConfig::FromJsonFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return FromJsonString(ss.str(), path);
+  auto text = ReadFileToString(path);
+  if (!text.ok()) return text.status();
+  return FromJsonString(*text, path);
 }
 
 absl::StatusOr<ModelConfig> ModelConfig::FromJsonString(

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "model/hf_tokenizer_bpe.h"
 #include "model/hf_tokenizer_pipeline.h"
@@ -437,11 +438,8 @@ absl::StatusOr<std::unique_ptr<Tokenizer>> ParseHfTokenizer(
 
 absl::StatusOr<std::unique_ptr<Tokenizer>> LoadHfTokenizer(
     const std::string& path, const TokenizerConfig& config) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ParseHfTokenizer(ss.str(), config, path);
+  QG_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  return ParseHfTokenizer(text, config, path);
 }
 
 }  // namespace qgrid::model

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "nlohmann/json.hpp"
 
@@ -280,10 +281,8 @@ absl::StatusOr<std::unique_ptr<Checkpoint>> Checkpoint::Open(
         absl::StrCat(dir, ": no such checkpoint directory or file"));
   } else if (fs::exists(fs::path(dir) / "model.safetensors.index.json")) {
     std::string index_path = (fs::path(dir) / "model.safetensors.index.json");
-    std::ifstream in(index_path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    json idx = json::parse(ss.str(), nullptr, /*allow_exceptions=*/false);
+    QG_ASSIGN_OR_RETURN(std::string text, ReadFileToString(index_path));
+    json idx = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (idx.is_discarded() || !idx.is_object()) {
       return absl::DataLossError(
           absl::StrCat(index_path, ": not a JSON object"));

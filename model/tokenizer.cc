@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "glog/logging.h"
 #include "model/hf_tokenizer.h"
@@ -24,12 +25,9 @@ namespace {
 // Parses <dir>/<name> as a JSON object; a null json when the file is absent.
 absl::StatusOr<nlohmann::json> ReadJsonObject(const fs::path& p) {
   if (!fs::exists(p)) return nlohmann::json();
-  std::ifstream in(p, std::ios::binary);
-  if (!in)
-    return absl::NotFoundError(absl::StrCat(p.string(), ": cannot open"));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json j = nlohmann::json::parse(ss.str(), nullptr, false);
+  auto text = ReadFileToString(p.string());
+  if (!text.ok()) return text.status();
+  nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat(p.string(), ": not a JSON object"));

@@ -11,11 +11,12 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "model/safetensors.h"
+#include "model/torch_util.h"
 #include "quant/packing.h"
 #include "quant/quant_linear.h"
-#include "quant/torch_guard.h"
 
 namespace qgrid::quant {
 namespace {
@@ -109,14 +110,6 @@ absl::Status WriteText(const std::string& path, const std::string& text) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return absl::NotFoundError(path + ": cannot open");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
 }  // namespace
 
 absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
@@ -140,7 +133,7 @@ absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
   };
   std::vector<std::pair<std::string, Form>> packed;
   std::vector<std::string> dense_linears;
-  QG_RETURN_IF_ERROR(GuardTorch([&]() -> absl::Status {
+  QG_RETURN_IF_ERROR(model::CatchTorch([&]() -> absl::Status {
     std::map<std::string, const model::Linear*> linears;
     for (const model::LinearRef& r : lm.Linears()) {
       linears[r.name] = r.slot->get();
@@ -318,7 +311,7 @@ decltype(model::LoadOptions::linear_factory) QuantizedLinearFactory(
       return absl::InvalidArgumentError(
           absl::StrCat(name, ": quantization bits ", bits, " out of range"));
     std::shared_ptr<model::Linear> out;
-    absl::Status st = GuardTorch([&]() -> absl::Status {
+    absl::Status st = model::CatchTorch([&]() -> absl::Status {
       QG_ASSIGN_OR_RETURN(at::Tensor qweight, ckpt.Load(name + ".qweight"));
       QG_ASSIGN_OR_RETURN(at::Tensor qzeros, ckpt.Load(name + ".qzeros"));
       QG_ASSIGN_OR_RETURN(at::Tensor scales, ckpt.Load(name + ".scales"));
@@ -371,7 +364,7 @@ decltype(model::LoadOptions::linear_factory) QuantizedLinearFactory(
 absl::StatusOr<std::unique_ptr<model::CausalLM>> LoadModel(
     const std::string& dir, model::LoadOptions opts) {
   const std::string cfg_path = (fs::path(dir) / "config.json").string();
-  QG_ASSIGN_OR_RETURN(std::string text, ReadText(cfg_path));
+  QG_ASSIGN_OR_RETURN(std::string text, ReadFileToString(cfg_path));
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded())
     return absl::InvalidArgumentError(cfg_path + ": not valid JSON");
@@ -381,7 +374,7 @@ absl::StatusOr<std::unique_ptr<model::CausalLM>> LoadModel(
       opts.linear_factory = QuantizedLinearFactory();
     } else if (fs::exists(qc_path)) {
       // Older AutoGPTQ checkpoints describe the packing only there.
-      QG_ASSIGN_OR_RETURN(std::string qc_text, ReadText(qc_path));
+      QG_ASSIGN_OR_RETURN(std::string qc_text, ReadFileToString(qc_path));
       if (json::parse(qc_text, nullptr, false).is_discarded())
         return absl::InvalidArgumentError(qc_path + ": not valid JSON");
       opts.linear_factory = QuantizedLinearFactory(qc_text);

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/file_util.h"
 #include "common/status_macros.h"
 #include "quant/method_catalog.h"
 
@@ -353,11 +354,8 @@ absl::StatusOr<QuantConfig> ParseQuantConfig(const std::string& text,
 }
 
 absl::StatusOr<std::vector<LayerRule>> LoadLayerRules(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) return absl::NotFoundError(path + ": cannot open layer rules file");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  QG_ASSIGN_OR_RETURN(json j, ParseJsonOrYaml(ss.str(), path));
+  QG_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  QG_ASSIGN_OR_RETURN(json j, ParseJsonOrYaml(text, path));
   return ParseRules(j, path);
 }
 

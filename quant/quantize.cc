@@ -16,9 +16,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/progress.h"
 #include "common/status_macros.h"
+#include "model/torch_util.h"
 #include "quant/quant_linear.h"
 #include "quant/quantizer.h"
-#include "quant/torch_guard.h"
 #include "quant/transforms.h"
 
 namespace qgrid::quant {
@@ -547,7 +547,7 @@ absl::StatusOr<QuantReport> QuantizeModel(model::CausalLM& lm,
   QG_RETURN_IF_ERROR(Validate(cfg, &lm.config()));
   QuantReport rep;
   Pipeline p(lm, cfg, calib_ids, opts);
-  absl::Status st = GuardTorch([&] { return p.Run(&rep); });
+  absl::Status st = model::CatchTorch([&] { return p.Run(&rep); });
   if (!st.ok()) {
     lm.SetLinearInputObserver(nullptr);
     lm.SetKVTransform(nullptr);

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
-#include "quant/torch_guard.h"
+#include "model/torch_util.h"
 
 namespace qgrid::quant {
 namespace {
@@ -82,7 +82,7 @@ at::Tensor DequantizeCodes(const at::Tensor& codes, const at::Tensor& scales,
 absl::StatusOr<QuantizedWeight> RtnQuantizer::Quantize(
     const at::Tensor& w, const at::Tensor&) const {
   QuantizedWeight r;
-  absl::Status st = GuardTorch([&]() -> absl::Status {
+  absl::Status st = model::CatchTorch([&]() -> absl::Status {
     at::Tensor W = w.to(at::kFloat);
     const int64_t out = W.size(0), in = W.size(1);
     at::Tensor scale, zero;
@@ -217,7 +217,7 @@ void GptqColumnStepTensor(const GptqColumn& c) {
 absl::StatusOr<QuantizedWeight> GptqQuantizer::Quantize(
     const at::Tensor& w, const at::Tensor& hessian) const {
   QuantizedWeight r;
-  absl::Status st = GuardTorch([&]() -> absl::Status {
+  absl::Status st = model::CatchTorch([&]() -> absl::Status {
     if (!hessian.defined())
       return absl::InvalidArgumentError("gptq: needs the layer's Hessian");
     const int bits = o_.bits;
@@ -453,7 +453,7 @@ at::Tensor LeaveOneOutReduction(const at::Tensor& G, const at::Tensor& d,
 absl::StatusOr<QuantizedWeight> SpqrQuantizer::Quantize(
     const at::Tensor& w, const at::Tensor& hessian) const {
   QuantizedWeight r;
-  absl::Status st = GuardTorch([&]() -> absl::Status {
+  absl::Status st = model::CatchTorch([&]() -> absl::Status {
     if (!hessian.defined())
       return absl::InvalidArgumentError("spqr: needs the layer's Hessian");
     const int bits = o_.bits;
@@ -598,7 +598,7 @@ at::Tensor RoundToFp8(const at::Tensor& x, const std::string& format) {
 absl::StatusOr<QuantizedWeight> Fp8Quantizer::Quantize(
     const at::Tensor& w, const at::Tensor&) const {
   QuantizedWeight r;
-  absl::Status st = GuardTorch([&]() -> absl::Status {
+  absl::Status st = model::CatchTorch([&]() -> absl::Status {
     at::Tensor W = w.to(at::kFloat);
     const double maxv = format_ == "e4m3" ? 448.0 : 57344.0;
     // Per-tensor scale as in vLLM/TensorRT fp8 weight quantization.

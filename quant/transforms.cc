@@ -8,8 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "model/torch_util.h"
 #include "quant/quantizer.h"
-#include "quant/torch_guard.h"
 
 namespace qgrid::quant {
 namespace {
@@ -195,7 +195,7 @@ absl::StatusOr<std::map<std::string, at::Tensor>> ApplyAwq(
     bool clip, const AttentionLoss& attention_loss,
     std::map<std::string, AwqSearchLog>* log) {
   std::map<std::string, at::Tensor> applied;
-  absl::Status st = GuardTorch([&]() -> absl::Status {
+  absl::Status st = model::CatchTorch([&]() -> absl::Status {
     auto target = [&](std::shared_ptr<model::Linear>& l,
                       const std::string& rel) -> absl::StatusOr<Target> {
       Target t;
@@ -310,7 +310,7 @@ absl::StatusOr<std::map<std::string, at::Tensor>> ApplySmoothQuant(
     model::DecoderLayer& layer,
     const std::map<std::string, InputCapture>& inputs, double alpha) {
   std::map<std::string, at::Tensor> applied;
-  absl::Status st = GuardTorch([&]() -> absl::Status {
+  absl::Status st = model::CatchTorch([&]() -> absl::Status {
     auto smooth = [&](model::RMSNorm& norm,
                       std::vector<std::shared_ptr<model::Linear>*> ls,
                       const std::string& role,

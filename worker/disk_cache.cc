@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/file_util.h"
 #include "common/hash.h"
 #include "glog/logging.h"
 #include "nlohmann/json.hpp"
@@ -23,11 +24,7 @@ using json = nlohmann::json;
 constexpr char kManifest[] = "qgrid_cache.json";
 
 absl::StatusOr<std::string> Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) return absl::NotFoundError(p.string() + ": cannot read");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return ReadFileToString(p.string());
 }
 
 // A name no other thread or process uses at the same time.

@@ -12,6 +12,7 @@
 #include "eval/task_config.h"
 #include "glog/logging.h"
 #include "model/causal_lm.h"
+#include "model/torch_util.h"
 #include "nlohmann/json.hpp"
 #include "quant/export.h"
 #include "quant/quant_config.h"
@@ -80,8 +81,7 @@ class RealExecutor : public JobExecutor {
   // A task by built-in name, or a YAML file under the data roots.
   absl::StatusOr<eval::TaskConfig> Task(const std::string& name,
                                         const std::string& what) {
-    if (name.size() > 5 && (name.rfind(".yaml") == name.size() - 5 ||
-                            name.rfind(".yml") == name.size() - 4)) {
+    if (eval::IsTaskFileName(name)) {
       QG_ASSIGN_OR_RETURN(std::string p, DataPath(name, what));
       return eval::ResolveTask(p);
     }
@@ -120,9 +120,7 @@ class RealExecutor : public JobExecutor {
     std::string task = cal.value("task", cal.value("dataset", ""));
     // Checked here for the permanent-failure verdict on unknown names.
     QG_RETURN_IF_ERROR(Task(task, "calibration task").status());
-    const bool file =
-        task.size() > 5 && (task.rfind(".yaml") == task.size() - 5 ||
-                            task.rfind(".yml") == task.size() - 4);
+    const bool file = eval::IsTaskFileName(task);
     if (file) {
       QG_ASSIGN_OR_RETURN(spec.task, DataPath(task, "calibration task"));
     } else {
@@ -152,10 +150,10 @@ class RealExecutor : public JobExecutor {
     ctl->SetProgress("load", 0);
     model::LoadOptions lo;
     lo.device = opts_.device;
+    // The spec's models[].dtype ("" = float32, the CPU default).
     const std::string& dt = job.model().dtype();
-    lo.dtype = dt == "float16"    ? at::kHalf
-               : dt == "bfloat16" ? at::kBFloat16
-                                  : at::kFloat;
+    QG_ASSIGN_OR_RETURN(lo.dtype, model::ParseDtype(dt.empty() ? "float32" : dt,
+                                                    "models[].dtype"));
     if (auto q = FromDisk(job.quant_key(), lo)) {
       *source = "disk";
       cache_.Put(job.quant_key(), q);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "common/file_util.h"
 #include "tests/test_util.h"
 
 namespace qgrid::demo {
@@ -20,7 +21,7 @@ std::string Fixture(const std::string& name) {
 }
 
 std::string Slurp(const std::string& path) {
-  auto s = ReadFileToString(path);
+  auto s = qgrid::ReadFileToString(path);
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? *s : "";
 }

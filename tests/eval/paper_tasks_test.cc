@@ -58,33 +58,6 @@ std::function<double(const std::string&, const std::string&)> Prefer(
   };
 }
 
-TEST(Mc2, IsTheNormalisedProbabilityMassOfTheTrueAnswers) {
-  EXPECT_NEAR(
-      Mc2TrueMass({std::log(0.2), std::log(0.3), std::log(0.5)}, {1, 1, 0}),
-      0.5, 1e-12);
-  // Shift invariant and safe where exp(ll) underflows.
-  EXPECT_NEAR(Mc2TrueMass({-2000, -2000}, {0, 1}), 0.5, 1e-12);
-  EXPECT_EQ(Mc2TrueMass({-1, -2}, {0, 0}), 0.0);
-}
-
-TEST(RankMetrics, MutualRecallAtOneAndTwoAndReciprocalRank) {
-  RankMetrics m = GoldRankMetrics({-1, -3, -2, -4}, 2);  // gold 2nd best
-  EXPECT_EQ(m.r1, 0.0);
-  EXPECT_EQ(m.r2, 1.0);
-  EXPECT_EQ(m.mrr, 0.5);
-  m = GoldRankMetrics({-5, -1, -2}, 1);
-  EXPECT_EQ(m.r1, 1.0);
-  EXPECT_EQ(m.r2, 1.0);
-  EXPECT_EQ(m.mrr, 1.0);
-  EXPECT_EQ(GoldRankMetrics({-1, -2, -3, -4}, 3).mrr, 0.25);
-}
-
-TEST(BinaryF1, MatchesSklearnOnSmallCases) {
-  EXPECT_DOUBLE_EQ(BinaryF1({1, 0, 1}, {1, 1, 0}), 0.5);
-  EXPECT_DOUBLE_EQ(BinaryF1({1, 1}, {1, 1}), 1.0);
-  EXPECT_DOUBLE_EQ(BinaryF1({0, 0}, {0, 0}), 0.0);  // sklearn: 0 (warning)
-}
-
 TEST(PaperTasks, TruthfulqaMc2ScoresEveryMc2ChoiceAfterTheQaPrompt) {
   FakeScorer f;  // ll = -len(continuation)
   auto r = RunTask("truthfulqa_mc2", f);
@@ -680,22 +653,6 @@ TEST(PaperTasks, NewMetricsOnATinyModelFollowFromItsLogLikelihoods) {
   EXPECT_NEAR(Metric(*r, "crows_pairs_english", "pct_stereotype"),
               stereo_sum / 4, 1e-12);
   std::remove(samples.c_str());
-}
-
-TEST(DocProcessors, BadDocumentsGiveErrorsNamingTheField) {
-  Doc d = {{"text", "x"}};
-  absl::Status s = ProcessDocument("wsc273", &d);
-  EXPECT_FALSE(s.ok());
-  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("pronoun"));
-  Doc r = {{"article", "a"}, {"problems", "[{'answer': 'A'}]"}};
-  s = ProcessDocument("race", &r);
-  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("problems"));
-  EXPECT_FALSE(ProcessDocument("nope", &d).ok());
-  auto t = ParseTaskConfig(
-      "task: x\ndata_files: a.jsonl\nprocess_docs: nope\ndoc_to_text: a\n"
-      "doc_to_choice: [a]\ndoc_to_target: 0\n",
-      "x.yaml");
-  EXPECT_FALSE(t.ok());
 }
 
 }  // namespace

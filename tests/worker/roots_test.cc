@@ -1,3 +1,5 @@
+#include "worker/roots.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -5,7 +7,6 @@
 
 #include "tests/test_util.h"
 #include "worker/lru_cache.h"
-#include "worker/roots.h"
 
 namespace qgrid::worker {
 namespace {
@@ -34,22 +35,6 @@ TEST(ResolveUnderRoots, AcceptsPathsUnderARootAndRefusesEscapes) {
   EXPECT_EQ(ResolveUnderRoots("models/tiny", {}, "m").status().code(),
             absl::StatusCode::kPermissionDenied);
   fs::remove_all(root);
-}
-
-TEST(LruCache, EvictsTheLeastRecentlyUsed) {
-  LruCache<int> c(2);
-  c.Put("a", std::make_shared<int>(1));
-  c.Put("b", std::make_shared<int>(2));
-  ASSERT_NE(c.Get("a"), nullptr);  // a is now most recent
-  c.Put("c", std::make_shared<int>(3));
-  EXPECT_EQ(c.Get("b"), nullptr);
-  EXPECT_EQ(*c.Get("a"), 1);
-  EXPECT_EQ(c.Keys(), (std::vector<std::string>{"a", "c"}));
-  // An evicted value still held by a user stays alive.
-  auto held = c.Get("c");
-  c.Put("d", std::make_shared<int>(4));
-  c.Put("e", std::make_shared<int>(5));
-  EXPECT_EQ(*held, 3);
 }
 
 }  // namespace
