@@ -18,6 +18,7 @@
 #include "eval/perplexity.h"
 #include "model/causal_lm.h"
 #include "model/config.h"
+#include "model/model_info.h"
 #include "model/safetensors.h"
 #include "model/tokenizer.h"
 #include "model/torch_util.h"
@@ -84,55 +85,9 @@ absl::Status RunInfo(const InfoArgs& a) {
   QG_ASSIGN_OR_RETURN(model::ModelConfig c,
                       model::ModelConfig::FromJsonFile(
                           (fs::path(a.model) / "config.json").string()));
-  json j = {{"model", a.model},
-            {"model_type", c.model_type},
-            {"architecture", c.architecture},
-            {"layers", c.num_layers},
-            {"hidden_size", c.hidden_size},
-            {"intermediate_size", c.intermediate_size},
-            {"heads", c.num_heads},
-            {"kv_heads", c.num_kv_heads},
-            {"head_dim", c.head_dim},
-            {"vocab_size", c.vocab_size},
-            {"max_position_embeddings", c.max_position_embeddings},
-            {"rope_theta", c.rope_theta},
-            {"rope_scaling", c.rope_scaling.type.empty() ? std::string("none")
-                                                         : c.rope_scaling.type},
-            {"tie_word_embeddings", c.tie_word_embeddings},
-            {"qkv_bias", c.qkv_bias},
-            {"fused_qkv", c.fused_qkv},
-            {"norm_head", c.norm_head},
-            {"torch_dtype", c.torch_dtype},
-            {"parameters", c.ParameterCount()}};
-  // The checkpoint's header only: nothing is loaded.
-  auto ckpt = model::Checkpoint::Open(a.model);
-  if (ckpt.ok()) {
-    std::map<std::string, int64_t> dtypes;
-    int64_t elements = 0;
-    for (const auto& name : (*ckpt)->TensorNames()) {
-      const model::TensorView* t = (*ckpt)->Find(name);
-      dtypes[model::DTypeName(t->dtype)] += 1;
-      int64_t n = 1;
-      for (int64_t d : t->shape) n *= d;
-      elements += n;
-    }
-    j["checkpoint_dtypes"] = dtypes;  // dtype -> number of tensors
-    j["checkpoint_tensors"] = (*ckpt)->TensorNames().size();
-    j["checkpoint_elements"] = elements;
-    j["checkpoint_bytes"] = (*ckpt)->total_bytes();
-  } else {
-    j["checkpoint_error"] = std::string(ckpt.status().message());
-  }
-  auto tok = model::LoadTokenizer(a.model);
-  if (tok.ok()) {
-    j["tokenizer"] = (*tok)->kind();
-    j["tokenizer_vocab"] = (*tok)->vocab_size();
-    j["bos_id"] = (*tok)->bos_id();
-    j["eos_id"] = (*tok)->eos_id();
-  } else {
-    j["tokenizer"] = "none";
-    j["tokenizer_error"] = std::string(tok.status().message());
-  }
+  QG_ASSIGN_OR_RETURN(model::ModelFolderInfo info,
+                      model::DescribeModelFolder(a.model, c));
+  const json& j = info.summary;
   if (a.json) {
     std::printf("%s\n", j.dump(2).c_str());
     return absl::OkStatus();
@@ -141,8 +96,7 @@ absl::Status RunInfo(const InfoArgs& a) {
     std::string v = it->is_string() ? it->get<std::string>() : it->dump();
     std::printf("%-24s %s\n", it.key().c_str(), v.c_str());
   }
-  if (!ckpt.ok()) return ckpt.status();
-  return absl::OkStatus();
+  return info.checkpoint;
 }
 
 // --- tokenize

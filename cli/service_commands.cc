@@ -9,9 +9,9 @@
 #include "cli/commands.h"
 #include "cli/exit_code.h"
 #include "cli/service_common.h"
-#include "cli/spec_tasks.h"
 #include "common/file_util.h"
 #include "coordinator/service.h"
+#include "coordinator/spec_tasks.h"
 #include "coordinator/sweep_spec.h"
 #include "glog/logging.h"
 #include "nlohmann/json.hpp"
@@ -122,10 +122,10 @@ void RegisterSubmit(CLI::App& app) {
     if (!text.ok()) return (void)ReportError("", text.status());
     // Validation is pure: bad specs are refused before any RPC. The task
     // names are checked here because only the client knows the task
-    // registry (cli/spec_tasks.h).
+    // registry (coordinator/spec_tasks.h).
     auto spec = coordinator::ParseSweepSpec(*text, f->spec);
     if (!spec.ok()) return (void)ReportError("", spec.status());
-    absl::Status tasks = ValidateSpecTasks(*text, f->spec);
+    absl::Status tasks = coordinator::ValidateSpecTasks(*text, f->spec);
     if (!tasks.ok()) return (void)ReportError("", tasks);
     if (f->dry_run) {
       auto grid = coordinator::ExpandGrid(*spec, f->max_jobs);

@@ -18,9 +18,9 @@
 #include "cli/commands.h"
 #include "cli/exit_code.h"
 #include "cli/service_common.h"
-#include "cli/spec_tasks.h"
 #include "cluster/embedded_cluster.h"
 #include "common/file_util.h"
+#include "coordinator/spec_tasks.h"
 #include "coordinator/sweep_spec.h"
 #include "demo/data.h"
 #include "glog/logging.h"
@@ -226,7 +226,7 @@ void RegisterRun(CLI::App& app) {
     // Validate before starting anything.
     auto spec = coordinator::ParseSweepSpec(text, name);
     if (!spec.ok()) return (void)ReportError("", spec.status());
-    absl::Status tasks = ValidateSpecTasks(text, name);
+    absl::Status tasks = coordinator::ValidateSpecTasks(text, name);
     if (!tasks.ok()) return (void)ReportError("", tasks);
     std::string db = f->db;
     if (db.empty()) {

@@ -1,4 +1,4 @@
-#include "cli/spec_tasks.h"
+#include "coordinator/spec_tasks.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -9,7 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "eval/task_config.h"
 
-namespace qgrid::cli {
+namespace qgrid::coordinator {
 namespace {
 
 size_t EditDistance(const std::string& a, const std::string& b) {
@@ -116,4 +116,4 @@ absl::Status ValidateSpecTasks(const std::string& yaml_text,
   return absl::OkStatus();
 }
 
-}  // namespace qgrid::cli
+}  // namespace qgrid::coordinator
