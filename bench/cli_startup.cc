@@ -104,16 +104,19 @@ std::string WaitForAddress(const std::string& log) {
     std::ifstream in(log);
     std::string line;
     while (std::getline(in, line)) {
-      auto p = line.find("listening on ");
-      if (p != std::string::npos) return line.substr(p + 13);
+      // stdout's "qgrid coordinator listening on HOST:PORT" (the log line
+      // before it names the requested address, port 0).
+      const std::string tag = "qgrid coordinator listening on ";
+      auto p = line.find(tag);
+      if (p != std::string::npos) return line.substr(p + tag.size());
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return "";
 }
 
-void Stop(pid_t pid) {
-  kill(pid, SIGTERM);
+void Stop(pid_t pid, int sig = SIGTERM) {
+  kill(pid, sig);
   int st;
   waitpid(pid, &st, 0);
 }
@@ -121,6 +124,7 @@ void Stop(pid_t pid) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  setvbuf(stdout, nullptr, _IOLBF, 0);
   int n = argc > 1 ? std::atoi(argv[1]) : 20;
   std::string dir = std::filesystem::temp_directory_path() /
                     ("qgrid-startup-" + std::to_string(getpid()));
@@ -165,7 +169,9 @@ int main(int argc, char** argv) {
       "idle qgrid-torch RSS %7.1f MB            (baseline: a "
       "libtorch-linked process)\n",
       RssMb(w));
-  Stop(w);
+  // SIGKILL: a worker still retrying its registration does not drain on
+  // SIGTERM (it waits for a coordinator to finish its current job with).
+  Stop(w, SIGKILL);
   std::filesystem::remove_all(dir);
   bool ok = help.median <= 50 && status.median <= 50 && coord_rss <= 50 &&
             status.exit_code == 0;
