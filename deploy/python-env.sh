@@ -27,7 +27,7 @@ for a in "$@"; do
     --cuda) sets+=(torch-cuda) ;;
     --conformance) sets+=(conformance) ;;
     --print-prefix) echo "$PYENV_DIR"; exit 0 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "python-env.sh: unknown argument '$a' (see --help)" >&2; exit 2 ;;
   esac
 done
