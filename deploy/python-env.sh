@@ -14,11 +14,11 @@
 # Every version is pinned in deploy/python/constraints.txt; each set names its
 # packages in deploy/python/<set>.txt. Both sets share one torch (PyTorch's
 # CUDA wheels run on CPU too), so the environment is installed once.
-# PYENV_DIR overrides the location. Exits 3 when the package index cannot be
+# QGRID_PYENV overrides the location (not PYENV_DIR: pyenv owns that name). Exits 3 when the package index cannot be
 # reached, so callers can skip with a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYENV_DIR=${PYENV_DIR:-build-deps/pyenv}
+QGRID_PYENV=${QGRID_PYENV:-build-deps/pyenv}
 PYTHON=${PYTHON:-python3}
 
 sets=()
@@ -26,20 +26,20 @@ for a in "$@"; do
   case "$a" in
     --cuda) sets+=(torch-cuda) ;;
     --conformance) sets+=(conformance) ;;
-    --print-prefix) echo "$PYENV_DIR"; exit 0 ;;
+    --print-prefix) echo "$QGRID_PYENV"; exit 0 ;;
     -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "python-env.sh: unknown argument '$a' (see --help)" >&2; exit 2 ;;
   esac
 done
 [ ${#sets[@]} -gt 0 ] || { echo "python-env.sh: name a set: --cuda and/or --conformance" >&2; exit 2; }
 
-if [ ! -x "$PYENV_DIR/bin/python" ]; then
-  echo "python-env: creating $PYENV_DIR"
-  "$PYTHON" -m venv "$PYENV_DIR"
+if [ ! -x "$QGRID_PYENV/bin/python" ]; then
+  echo "python-env: creating $QGRID_PYENV"
+  "$PYTHON" -m venv "$QGRID_PYENV"
 fi
-PIP=("$PYENV_DIR/bin/python" -m pip --disable-pip-version-check)
+PIP=("$QGRID_PYENV/bin/python" -m pip --disable-pip-version-check)
 for s in "${sets[@]}"; do
-  stamp="$PYENV_DIR/.installed-$s"
+  stamp="$QGRID_PYENV/.installed-$s"
   # Reinstall only when the pins changed.
   want=$(cat deploy/python/constraints.txt "deploy/python/$s.txt" | sha256sum | cut -c1-16)
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
