@@ -34,15 +34,8 @@ void RunBuildDemo(const BuildDemoArgs& a) {
     ReportError("data build-demo", res.status());
     return;
   }
-  std::printf("%-11s %8s %8s %8s %8s %8s %10s %10s %6s\n", "domain", "raw",
-              "unique", "train", "calib", "test", "train_B", "test_B", "mc");
-  for (const auto& s : *res) {
-    std::printf("%-11s %8zu %8zu %8zu %8zu %8zu %10llu %10llu %6zu\n",
-                s.name.c_str(), s.raw_docs, s.unique_docs, s.train_docs,
-                s.calib_docs, s.test_docs,
-                static_cast<unsigned long long>(s.train_bytes),
-                static_cast<unsigned long long>(s.test_bytes), s.mc_items);
-  }
+  std::string table = demo::FormatDemoSummary(*res);
+  std::fwrite(table.data(), 1, table.size(), stdout);
   std::printf("wrote %s/manifest.json\n", a.out.c_str());
 }
 

@@ -13,6 +13,7 @@
 #include "cli/quant_flags.h"
 #include "eval/calibration.h"
 #include "eval/evaluate.h"
+#include "eval/results_text.h"
 #include "eval/task_config.h"
 #include "model/causal_lm.h"
 #include "model/torch_util.h"
@@ -44,48 +45,6 @@ struct EvalFlags {
   QuantFlags quant;
   CalibFlags calib;
 };
-
-void PrintTable(const nlohmann::json& result) {
-  for (const auto& [task, metrics] : result["results"].items()) {
-    std::printf("%-24s", task.c_str());
-    bool first = true;
-    for (const auto& [key, value] : metrics.items()) {
-      if (key == "alias" || key.find("_stderr") != std::string::npos ||
-          !value.is_number())
-        continue;
-      std::string name = key.substr(0, key.find(','));
-      std::string stderr_key = name + "_stderr,none";
-      std::printf("%s%s %.4f", first ? "" : "  ", name.c_str(),
-                  value.get<double>());
-      if (metrics.contains(stderr_key) && metrics[stderr_key].is_number())
-        std::printf(" ± %.4f", metrics[stderr_key].get<double>());
-      first = false;
-    }
-    int64_t n = result["n-samples"][task]["effective"].get<int64_t>();
-    std::printf("  (n=%lld, %d-shot)\n", static_cast<long long>(n),
-                result["n-shot"][task].get<int>());
-  }
-  if (result.contains("groups")) {
-    for (const auto& [g, m] : result["groups"].items()) {
-      if (!m.contains("acc,none")) continue;
-      std::printf("  %-30s acc %.4f (n=%lld)\n", g.c_str(),
-                  m["acc,none"].get<double>(),
-                  static_cast<long long>(m["n"].get<int64_t>()));
-    }
-  }
-  if (result.contains("efficiency")) {
-    const auto& e = result["efficiency"];
-    std::printf("weights %.2f MiB, peak RSS %.1f MiB, %.1f s",
-                e["weight_bytes"].get<double>() / (1 << 20),
-                e["peak_rss_bytes"].get<double>() / (1 << 20),
-                e["eval_seconds"].get<double>());
-    if (e.contains("prefill_tokens_per_s"))
-      std::printf(", prefill %.0f tok/s, decode %.1f tok/s",
-                  e["prefill_tokens_per_s"].get<double>(),
-                  e["decode_tokens_per_s"].get<double>());
-    std::printf("\n");
-  }
-}
 
 // Quantizes `lm` as the flags say through the one quantize path
 // (worker/quantize_cell.h); returns the "quantization" record of the
@@ -121,6 +80,9 @@ int RunEval(const EvalFlags& f, const CLI::App& cmd) {
   lo.device = f.device;
   auto dtype = model::ParseDtype(f.dtype, "--dtype");
   if (!dtype.ok()) return ReportError("eval", dtype.status());
+  if (auto s = model::CheckDevice(f.device, "--device"); !s.ok()) {
+    return ReportError("eval", s);
+  }
   lo.dtype = *dtype;
   // Resolve every task first so that a typo fails before the model loads.
   std::vector<eval::TaskConfig> tasks;
@@ -175,20 +137,9 @@ int RunEval(const EvalFlags& f, const CLI::App& cmd) {
   o.add_bos = f.add_bos;
   o.measure_speed = f.speed;
   o.max_length = f.max_length;
-  nlohmann::json all;
-  for (const auto& t : tasks) {
-    auto r = eval::Evaluate(**lm, t, o);
-    if (!r.ok()) return ReportError("eval", r.status());
-    if (all.is_null()) {
-      all = *r;
-    } else {
-      for (const char* k : {"results", "n-shot", "n-samples"})
-        all[k].update((*r)[k]);
-      if (r->contains("groups")) all["groups"].update((*r)["groups"]);
-      all["configs"][t.task] = (*r)["config"];
-      all["efficiency"] = (*r)["efficiency"];
-    }
-  }
+  auto results = eval::EvaluateTasks(**lm, tasks, o);
+  if (!results.ok()) return ReportError("eval", results.status());
+  nlohmann::json& all = *results;
   if (!quant_record.is_null()) all["quantization"] = quant_record;
   if (f.json)
     std::cout << all.dump(2, ' ', false,
@@ -202,7 +153,8 @@ int RunEval(const EvalFlags& f, const CLI::App& cmd) {
           qcfg->sym ? " sym" : "",
           quant_record["avg_bits_per_param"].get<double>(),
           quant_record["seconds"].get<double>());
-    PrintTable(all);
+    std::string table = eval::FormatResultsTable(all);
+    std::fwrite(table.data(), 1, table.size(), stdout);
   }
   return 0;
 }

@@ -172,10 +172,7 @@ absl::Status RunPpl(const PplArgs& a) {
   o.batch_size = a.batch_size;
   QG_ASSIGN_OR_RETURN(eval::PerplexityResult r, eval::Perplexity(*lm, ids, o));
   if (a.json) {
-    json j = {{"ppl", r.ppl},       {"mean_nll", r.mean_nll},
-              {"tokens", r.tokens}, {"windows", r.windows},
-              {"seqlen", r.seqlen}, {"predicted_tokens", r.predicted}};
-    std::printf("%s\n", j.dump().c_str());
+    std::printf("%s\n", r.ToJson().dump().c_str());
   } else {
     std::printf(
         "ppl %.4f  (mean NLL %.5f; %lld tokens, %lld windows of %lld)\n", r.ppl,

@@ -1,8 +1,6 @@
 // `qgrid quantize`: quantize a Hugging Face checkpoint with one method and
 // save it (fake-quant safetensors, GPTQ or AWQ packed layout) together with
 // a quantization report.
-#include <ATen/ATen.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -58,13 +56,8 @@ void RunQuantize(const QuantizeArgs& a, CLI::App* cmd) {
     Fail(dtype.status());
     return;
   }
-  if (a.device.rfind("cuda", 0) == 0 && !at::hasCUDA()) {
-    Fail("--device " + a.device +
-         ": this build has no CUDA (libtorch CPU); use --device cpu");
-    return;
-  }
-  if (a.device != "cpu" && a.device.rfind("cuda", 0) != 0) {
-    Fail("--device must be cpu or cuda[:N], got '" + a.device + "'");
+  if (auto s = model::CheckDevice(a.device, "--device"); !s.ok()) {
+    Fail(s);
     return;
   }
   auto mc = model::ModelConfig::FromJsonFile(
@@ -136,18 +129,14 @@ void RunQuantize(const QuantizeArgs& a, CLI::App* cmd) {
     std::cout << report << "\n";
     return;
   }
-  std::cout << absl::StrFormat("%-44s %-12s %4s %6s %10s %8s\n", "layer",
-                               "method", "bits", "group", "rel_mse", "sec");
-  for (const auto& l : rep->layers) {
-    std::cout << absl::StrFormat("%-44s %-12s %4d %6d %10.3g %8.2f\n", l.name,
-                                 l.method, l.bits, l.group_size,
-                                 l.rel_output_mse, l.seconds);
-  }
-  std::cout << absl::StrFormat(
-      "quantized %s with %s in %.1f s: %.3f bits/param (linear layers), peak "
-      "RSS %.0f MiB\nsaved %s (format %s) and %s/quant_report.json\n",
-      a.model, cfg.method, rep->total_seconds, rep->avg_bits_per_param,
-      rep->peak_rss_bytes / 1048576.0, a.out, a.format, a.out);
+  std::cout
+      << rep->FormatLayerTable()
+      << absl::StrFormat(
+             "quantized %s with %s in %.1f s: %.3f bits/param (linear layers), "
+             "peak "
+             "RSS %.0f MiB\nsaved %s (format %s) and %s/quant_report.json\n",
+             a.model, cfg.method, rep->total_seconds, rep->avg_bits_per_param,
+             rep->peak_rss_bytes / 1048576.0, a.out, a.format, a.out);
 }
 
 }  // namespace

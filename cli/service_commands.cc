@@ -10,6 +10,7 @@
 #include "cli/exit_code.h"
 #include "cli/service_common.h"
 #include "common/file_util.h"
+#include "common/signal_watcher.h"
 #include "coordinator/service.h"
 #include "coordinator/spec_tasks.h"
 #include "coordinator/sweep_spec.h"
@@ -17,11 +18,15 @@
 #include "nlohmann/json.hpp"
 #include "rpc/client.h"
 #include "rpc/coordinator_client.h"
+#include "rpc/sweep_view.h"
 
 namespace qgrid::cli {
 namespace {
 
 namespace pb = ::qgrid::v1;
+using rpc::FormatStatus;
+using rpc::FormatSummary;
+using rpc::ToJson;
 
 void RegisterCoordinator(CLI::App& app) {
   auto* c = app.add_subcommand(
@@ -134,17 +139,8 @@ void RegisterSubmit(CLI::App& app) {
         std::printf("%s\n", grid->summary.ToJson().dump(1).c_str());
         return;
       }
-      pb::SweepSummary s;
-      for (const auto& [k, v] : grid->summary.axis_counts) {
-        (*s.mutable_axis_counts())[k] = v;
-      }
-      s.set_jobs(grid->summary.jobs);
-      s.set_quantizations(grid->summary.quantizations);
-      s.set_evaluations(grid->summary.evaluations);
-      s.set_duplicates_merged(grid->summary.duplicates_merged);
       std::printf("dry run of %s (nothing stored)\n", f->spec.c_str());
-      PrintSummary(s);
-      return;
+      return PrintText(FormatSummary(grid->summary.ToProto()));
     }
     auto client = Connect(*cf);
     if (!client.ok()) return (void)ReportError("", client.status());
@@ -155,12 +151,12 @@ void RegisterSubmit(CLI::App& app) {
     } else {
       std::printf("%s\n", resp->sweep_id().c_str());
       std::fflush(stdout);
-      PrintSummary(resp->summary());
+      PrintText(FormatSummary(resp->summary()));
     }
     if (f->watch) {
-      auto st = WatchSweep(**client, resp->sweep_id(), !cf->json);
+      auto st = rpc::WatchSweep(**client, resp->sweep_id(), !cf->json);
       if (!st.ok()) return (void)ReportError("", st.status());
-      if (!cf->json) PrintStatus(*st);
+      if (!cf->json) PrintText(FormatStatus(*st));
       if (st->dead() > 0) SetExitCode(1);
     }
   });
@@ -181,7 +177,7 @@ void RegisterStatusWatch(CLI::App& app) {
       if (!resp.ok()) return (void)ReportError("", resp.status());
       if (cf->json) return (void)std::printf("%s\n", ToJson(*resp).c_str());
       if (resp->sweeps().empty()) std::printf("no sweeps\n");
-      for (const auto& sw : resp->sweeps()) PrintStatus(sw);
+      for (const auto& sw : resp->sweeps()) PrintText(FormatStatus(sw));
       return;
     }
     auto status = (*client)->GetStatus(*id);
@@ -191,8 +187,7 @@ void RegisterStatusWatch(CLI::App& app) {
       *resp.mutable_status() = *status;
       return (void)std::printf("%s\n", ToJson(resp).c_str());
     }
-    PrintStatus(*status);
-    PrintSummary(status->summary());
+    PrintText(FormatStatus(*status) + FormatSummary(status->summary()));
   });
 
   auto* w = app.add_subcommand(
@@ -205,13 +200,9 @@ void RegisterStatusWatch(CLI::App& app) {
   w->callback([wcf, wid] {
     auto client = Connect(*wcf);
     if (!client.ok()) return (void)ReportError("", client.status());
-    auto st = WatchSweep(**client, *wid, !wcf->json);
+    auto st = rpc::WatchSweep(**client, *wid, !wcf->json);
     if (!st.ok()) return (void)ReportError("", st.status());
-    if (wcf->json) {
-      std::printf("%s\n", ToJson(*st).c_str());
-    } else {
-      PrintStatus(*st);
-    }
+    PrintText(wcf->json ? ToJson(*st) + "\n" : FormatStatus(*st));
     if (st->dead() > 0) SetExitCode(kExitFailed);
   });
 }
@@ -263,15 +254,8 @@ void RegisterWorkersCmd(CLI::App& app) {
     if (!resp.ok()) return (void)ReportError("", resp.status());
     if (cf->json) return (void)std::printf("%s\n", ToJson(*resp).c_str());
     if (resp->workers().empty()) std::printf("no workers\n");
-    for (const auto& w : resp->workers()) {
-      std::printf(
-          "%-28s %-8s %-6s %-12s jobs %d  held keys %d  failures %d%s\n",
-          w.worker_id().c_str(), w.device().c_str(),
-          w.alive() ? "alive" : "quiet",
-          Ago(w.last_heartbeat_unix_ms()).c_str(), w.leased_job_ids_size(),
-          w.held_quant_keys_size(), w.consecutive_failures(),
-          w.quarantined() ? "  QUARANTINED" : "");
-    }
+    const int64_t now = rpc::NowUnixMs();
+    for (const auto& w : resp->workers()) PrintText(rpc::FormatWorker(w, now));
   });
 }
 
@@ -287,14 +271,7 @@ void RegisterResults(CLI::App& app) {
   };
   auto f = std::make_shared<Flags>();
   c->add_option("sweep", f->id, "Sweep id")->required();
-  c->add_option("--metric", f->metric,
-                "Metric of every table row (default: each test set its own "
-                "headline metric: perplexity, else acc_norm, acc, f1, ...); "
-                "csv/json list every metric");
-  c->add_option("--format", f->format,
-                "table | markdown | csv | json | latex (csv/json: tidy rows, "
-                "one per job and metric)")
-      ->check(CLI::IsMember({"table", "markdown", "csv", "json", "latex"}));
+  AddResultsFlags(c, &f->metric, &f->format);
   AddClientFlags(c, cf.get());
   c->callback([cf, f] {
     auto client = Connect(*cf);
@@ -302,7 +279,7 @@ void RegisterResults(CLI::App& app) {
     std::string format = cf->json ? "json" : f->format;
     auto resp = (*client)->GetResults(f->id, f->metric, format);
     if (!resp.ok()) return (void)ReportError("", resp.status());
-    std::fwrite(resp->rendered().data(), 1, resp->rendered().size(), stdout);
+    PrintText(resp->rendered());
   });
 }
 

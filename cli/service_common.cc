@@ -1,21 +1,10 @@
 #include "cli/service_common.h"
 
-#include <errno.h>
-#include <google/protobuf/util/json_util.h>
-#include <signal.h>
-#include <unistd.h>
-
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 
-#include "absl/strings/str_format.h"
-#include "common/progress.h"
-
 namespace qgrid::cli {
-
-namespace pb = ::qgrid::v1;
 
 namespace {
 constexpr char kDefaultCoordinator[] = "127.0.0.1:50051";
@@ -26,7 +15,7 @@ ClientFlags::ClientFlags() {
   coordinator = env && *env ? env : kDefaultCoordinator;
 }
 
-void AddClientFlags(CLI::App* c, ClientFlags* f) {
+void AddClientFlags(CLI::App* c, ClientFlags* f, bool commands) {
   c->add_option("--coordinator", f->coordinator,
                 "Coordinator address HOST:PORT (default: $QGRID_COORDINATOR, "
                 "else 127.0.0.1:50051)");
@@ -37,6 +26,7 @@ void AddClientFlags(CLI::App* c, ClientFlags* f) {
   c->add_option("--tls-ca", f->tls_ca,
                 "PEM root certificate to verify the coordinator (implies "
                 "--tls)");
+  if (!commands) return;
   c->add_flag("--json", f->json, "Machine-readable JSON output");
   c->add_option("--timeout-ms", f->timeout_ms, "Deadline of each RPC (ms)");
 }
@@ -93,121 +83,19 @@ coordinator::SchedulerOptions SchedOpts(const SchedFlags& f) {
   return o;
 }
 
-std::string ToJson(const google::protobuf::Message& m) {
-  std::string out;
-  google::protobuf::util::JsonPrintOptions o;
-  o.add_whitespace = true;
-  o.always_print_primitive_fields = true;
-  o.preserve_proto_field_names = true;
-  (void)google::protobuf::util::MessageToJsonString(m, &out, o);
-  return out;
+void AddResultsFlags(CLI::App* c, std::string* metric, std::string* format) {
+  c->add_option("--metric", *metric,
+                "Metric of every table row (default: each test set its own "
+                "headline metric: perplexity, else acc_norm, acc, f1, ...); "
+                "csv/json list every metric");
+  c->add_option("--format", *format,
+                "table | markdown | csv | json | latex (csv/json: tidy rows, "
+                "one per job and metric)")
+      ->check(CLI::IsMember({"table", "markdown", "csv", "json", "latex"}));
 }
 
-std::string Ago(int64_t unix_ms) {
-  if (unix_ms <= 0) return "never";
-  int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
-  double s = (now - unix_ms) / 1000.0;
-  return s < 120 ? absl::StrFormat("%.1fs ago", s)
-                 : absl::StrFormat("%.0fm ago", s / 60);
-}
-
-void PrintSummary(const pb::SweepSummary& s) {
-  std::printf("grid:");
-  for (const char* axis : {"models", "methods", "calibration", "tests", "shots",
-                           "seeds", "repeats"}) {
-    auto it = s.axis_counts().find(axis);
-    if (it != s.axis_counts().end()) {
-      std::printf(" %s=%lld", axis, static_cast<long long>(it->second));
-    }
-  }
-  std::printf("\njobs: %lld  quantizations: %lld  evaluations: %lld",
-              static_cast<long long>(s.jobs()),
-              static_cast<long long>(s.quantizations()),
-              static_cast<long long>(s.evaluations()));
-  if (s.duplicates_merged()) {
-    std::printf("  (identical cells merged: %lld)",
-                static_cast<long long>(s.duplicates_merged()));
-  }
-  if (s.cached()) {
-    std::printf("  reused from earlier results: %lld",
-                static_cast<long long>(s.cached()));
-  }
-  std::printf("\n");
-}
-
-void PrintStatus(const pb::SweepStatus& s) {
-  std::printf(
-      "%s  %-10s %-16s total %lld: done %lld, running %lld, pending %lld, "
-      "failed %lld, dead %lld, cancelled %lld\n",
-      s.sweep_id().c_str(), s.state().c_str(),
-      s.name().empty() ? "-" : s.name().c_str(),
-      static_cast<long long>(s.total()), static_cast<long long>(s.done()),
-      static_cast<long long>(s.running()), static_cast<long long>(s.pending()),
-      static_cast<long long>(s.failed()), static_cast<long long>(s.dead()),
-      static_cast<long long>(s.cancelled()));
-  for (const auto& e : s.errors()) std::printf("  error: %s\n", e.c_str());
-}
-
-absl::StatusOr<pb::SweepStatus> WatchSweep(rpc::CoordinatorClient& client,
-                                           const std::string& id, bool bar,
-                                           const std::function<bool()>& stop) {
-  std::unique_ptr<Progress> progress;
-  int64_t shown = 0;
-  auto st = client.WaitForSweep(
-      id,
-      [&](const pb::SweepStatus& st) {
-        int64_t finished = st.done() + st.dead() + st.cancelled();
-        if (!progress) {
-          progress = std::make_unique<Progress>("sweep " + id, st.total(),
-                                                "jobs", bar);
-        }
-        progress->Add(finished - shown,
-                      absl::StrFormat("done %d running %d failed %d", st.done(),
-                                      st.running(), st.failed() + st.dead()));
-        shown = finished;
-      },
-      stop);
-  if (progress) progress->Finish();
-  return st;
-}
-
-namespace {
-int g_signal_pipe[2] = {-1, -1};
-
-extern "C" void QgridOnSignal(int sig) {
-  unsigned char b = static_cast<unsigned char>(sig);
-  ssize_t n = write(g_signal_pipe[1], &b, 1);
-  (void)n;
-}
-
-}  // namespace
-
-std::thread SignalWatcher(std::function<bool(int)> on_signal) {
-  if (g_signal_pipe[0] < 0 && pipe(g_signal_pipe) != 0) return std::thread();
-  struct sigaction sa = {};
-  sa.sa_handler = QgridOnSignal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  return std::thread([on_signal] {
-    for (int n = 1;;) {
-      unsigned char b = 0;
-      ssize_t r = read(g_signal_pipe[0], &b, 1);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0 || b == 0) return;  // 0: StopWatcher
-      if (!on_signal(n++)) return;
-    }
-  });
-}
-
-void StopWatcher(std::thread& t) {
-  if (!t.joinable()) return;
-  unsigned char zero = 0;
-  ssize_t n = write(g_signal_pipe[1], &zero, 1);
-  (void)n;
-  t.join();
+void PrintText(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
 }
 
 }  // namespace qgrid::cli

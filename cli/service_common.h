@@ -1,24 +1,17 @@
-// What the service commands of both executables share: client flags and
-// their RpcOptions, scheduler flags, printing of sweep summaries and
-// statuses, a sweep watch with a progress bar, and SIGINT/SIGTERM handling
-// outside signal context. `qgrid` (coordinator and client commands) and
-// `qgrid-torch` (`worker`, `run`) both link it. Main-thread use only,
-// except the signal watcher's callback, which runs on its own thread.
+// What the service commands of both executables share: client and
+// scheduler flags and the options they make, the results flags. `qgrid`
+// (coordinator and client commands) and `qgrid-torch` (`worker`, `run`)
+// both link it. Printing is rpc/sweep_view.h; signals common/signal_watcher.h.
 #ifndef QGRID_CLI_SERVICE_COMMON_H_
 #define QGRID_CLI_SERVICE_COMMON_H_
 
-#include <google/protobuf/message.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "coordinator/scheduler.h"
-#include "proto/qgrid.pb.h"
 #include "rpc/client.h"
 #include "rpc/coordinator_client.h"
 
@@ -34,7 +27,9 @@ struct ClientFlags {
   int64_t timeout_ms = 10000;
   ClientFlags();
 };
-void AddClientFlags(CLI::App* c, ClientFlags* f);
+// Adds the connection flags; with `commands` also --json and --timeout-ms
+// (a worker has neither).
+void AddClientFlags(CLI::App* c, ClientFlags* f, bool commands = true);
 // The flags' RpcOptions (token and CA files read).
 absl::StatusOr<rpc::RpcOptions> RpcFrom(const ClientFlags& f);
 // A client of the coordinator the flags name.
@@ -54,25 +49,11 @@ struct SchedFlags {
 void AddSchedFlags(CLI::App* c, SchedFlags* f);
 coordinator::SchedulerOptions SchedOpts(const SchedFlags& f);
 
-// Protobuf message as indented JSON with proto field names.
-std::string ToJson(const google::protobuf::Message& m);
-void PrintSummary(const v1::SweepSummary& s);
-void PrintStatus(const v1::SweepStatus& s);
-// "3.2s ago", "5m ago", "never".
-std::string Ago(int64_t unix_ms);
+// --metric and --format of `qgrid results` and `qgrid run`.
+void AddResultsFlags(CLI::App* c, std::string* metric, std::string* format);
 
-// Waits for the sweep (CoordinatorClient::WaitForSweep), drawing a progress
-// bar on stderr when `bar`.
-absl::StatusOr<v1::SweepStatus> WatchSweep(
-    rpc::CoordinatorClient& client, const std::string& id, bool bar,
-    const std::function<bool()>& stop = nullptr);
-
-// SIGINT/SIGTERM: a process-wide handler writes the signal to a pipe; the
-// returned thread reads it and calls `on_signal(count)` (count from 1)
-// outside signal context, so it may lock and log. Return false to stop
-// watching. StopWatcher ends and joins it.
-std::thread SignalWatcher(std::function<bool(int)> on_signal);
-void StopWatcher(std::thread& t);
+// Writes `text` to stdout as is.
+void PrintText(const std::string& text);
 
 }  // namespace qgrid::cli
 

@@ -20,14 +20,14 @@
 #include "cli/service_common.h"
 #include "cluster/embedded_cluster.h"
 #include "common/file_util.h"
+#include "common/signal_watcher.h"
 #include "coordinator/spec_tasks.h"
 #include "coordinator/sweep_spec.h"
 #include "demo/data.h"
 #include "glog/logging.h"
+#include "rpc/sweep_view.h"
 #include "worker/agent.h"
-#include "worker/executor.h"
 #include "worker/real_executor.h"
-#include "worker/synthetic_executor.h"
 
 namespace qgrid::cli {
 namespace {
@@ -54,11 +54,7 @@ absl::StatusOr<std::unique_ptr<worker::JobExecutor>> MakeExecutor(
   ro.cache_capacity = f.cache_size;
   ro.model_roots = f.model_roots;
   ro.data_dirs = f.data_dirs;
-  auto eval = worker::MakeRealExecutor(ro);
-  if (!eval.ok()) return eval.status();
-  return std::unique_ptr<worker::JobExecutor>(
-      std::make_unique<worker::KindRouter>(
-          worker::MakeSyntheticExecutor(f.cache_size), std::move(*eval)));
+  return worker::MakeWorkerExecutor(ro);
 }
 
 void AddWorkerFlags(CLI::App* c, WorkerFlags* f) {
@@ -94,13 +90,7 @@ void RegisterWorker(CLI::App& app) {
       "report results. SIGTERM drains (finish or give back the current job)");
   auto cf = std::make_shared<ClientFlags>();
   auto wf = std::make_shared<WorkerFlags>();
-  c->add_option("--coordinator", cf->coordinator,
-                "Coordinator HOST:PORT (default: $QGRID_COORDINATOR, else "
-                "127.0.0.1:50051)");
-  c->add_option("--auth-token-file", cf->auth_token_file,
-                "File holding the coordinator's bearer token")
-      ->envname("QGRID_AUTH_TOKEN_FILE");
-  c->add_option("--tls-ca", cf->tls_ca, "PEM root certificate (enables TLS)");
+  AddClientFlags(c, cf.get(), /*commands=*/false);
   c->add_option("--name", wf->name, "Worker name (default: host name)");
   AddWorkerFlags(c, wf.get());
   c->callback([cf, wf] {
@@ -181,12 +171,7 @@ void RegisterRun(CLI::App& app) {
   c->add_option("--db", f->db,
                 "SQLite file (default: a fresh temporary one; give a file to "
                 "reuse results across runs)");
-  c->add_option("--metric", f->metric,
-                "Metric of every table row (default: each test set its own "
-                "headline metric: perplexity, else acc_norm, acc, f1, ...); "
-                "csv/json list every metric");
-  c->add_option("--format", f->format, "table | markdown | csv | json | latex")
-      ->check(CLI::IsMember({"table", "markdown", "csv", "json", "latex"}));
+  AddResultsFlags(c, &f->metric, &f->format);
   c->add_flag("--no-cache", f->no_cache, "Recompute cached cells");
   c->add_option("--max-jobs", f->max_jobs, "Refuse grids larger than this");
   c->add_flag("--json", f->json, "Results as tidy JSON rows");
@@ -204,23 +189,8 @@ void RegisterRun(CLI::App& app) {
     if (!read.ok()) return (void)ReportError("", read.status());
     const std::string text = *read;
     if (f->spec.empty()) {
-      // The built-in demo: its model under assets/ and the demo data (built
-      // on first use).
-      if (f->worker.model_roots.empty()) {
-        f->worker.model_roots = {std::string(QGRID_SOURCE_DIR) + "/assets"};
-      }
-      if (f->worker.data_dirs.empty()) {
-        f->worker.data_dirs = {demo::DemoDataDir()};
-      }
-      std::string probe = f->worker.model_roots[0] + "/qgrid-tiny/config.json";
-      if (access(probe.c_str(), R_OK) != 0) {
-        return (void)ReportError(
-            "", absl::InvalidArgumentError(
-                    "the built-in demo needs the model " + probe +
-                    " (committed in the repository under assets/; or pass "
-                    "--model-root, or give a SPEC.yaml)"));
-      }
-      absl::Status ds = demo::EnsureDemoData(f->worker.data_dirs[0]);
+      absl::Status ds =
+          demo::PrepareDemoRun(&f->worker.model_roots, &f->worker.data_dirs);
       if (!ds.ok()) return (void)ReportError("", ds);
     }
     // Validate before starting anything.
@@ -228,15 +198,6 @@ void RegisterRun(CLI::App& app) {
     if (!spec.ok()) return (void)ReportError("", spec.status());
     absl::Status tasks = coordinator::ValidateSpecTasks(text, name);
     if (!tasks.ok()) return (void)ReportError("", tasks);
-    std::string db = f->db;
-    if (db.empty()) {
-      char tmpl[] = "/tmp/qgrid-run-XXXXXX";
-      if (!mkdtemp(tmpl)) {
-        return (void)ReportError(
-            "", absl::InternalError("cannot create a temporary dir"));
-      }
-      db = std::string(tmpl) + "/qgrid.db";
-    }
     // The local workers share this process's cores: give each its share of
     // ATen threads. Oversubscribed OpenMP teams busy-wait for each other
     // (libgomp's default wait policy) and can double the wall time.
@@ -254,7 +215,7 @@ void RegisterRun(CLI::App& app) {
       executors.push_back(std::move(*ex));
     }
     cluster::EmbeddedClusterOptions co;
-    co.db_path = db;
+    co.db_path = f->db;
     co.scheduler = SchedOpts(f->sched);
     co.agent.name = "local";
     co.agent.device = f->worker.device;
@@ -288,12 +249,12 @@ void RegisterRun(CLI::App& app) {
     if (!f->json) {
       std::printf("sweep %s on %s with %d local workers (db %s)\n",
                   resp->sweep_id().c_str(), cl->address().c_str(),
-                  cl->workers(), db.c_str());
-      PrintSummary(resp->summary());
+                  cl->workers(), cl->db_path().c_str());
+      PrintText(rpc::FormatSummary(resp->summary()));
       std::fflush(stdout);
     }
-    auto st = WatchSweep(client, resp->sweep_id(), !f->json,
-                         [&] { return cl->live_workers() == 0; });
+    auto st = rpc::WatchSweep(client, resp->sweep_id(), !f->json,
+                              [&] { return cl->live_workers() == 0; });
     if (!st.ok()) {
       finish();
       return (void)ReportError("", st.status());
@@ -316,11 +277,9 @@ void RegisterRun(CLI::App& app) {
     finish();
     if (!results.ok()) return (void)ReportError("", results.status());
     if (!f->json) {
-      PrintStatus(*st);
-      std::printf("\n");
+      PrintText(rpc::FormatStatus(*st) + "\n");
     }
-    std::fwrite(results->rendered().data(), 1, results->rendered().size(),
-                stdout);
+    PrintText(results->rendered());
     if (st->dead() > 0) SetExitCode(kExitFailed);
   });
 }

@@ -1,5 +1,7 @@
 #include "cluster/embedded_cluster.h"
 
+#include <stdlib.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,12 +19,21 @@ absl::StatusOr<std::unique_ptr<EmbeddedCluster>> EmbeddedCluster::Start(
   }
   coordinator::ServerOptions so;
   so.db_path = options.db_path;
+  if (so.db_path.empty()) {
+    char tmpl[] = "/tmp/qgrid-run-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+      return absl::InternalError(
+          "cannot create a temporary folder for the SQLite file under /tmp");
+    }
+    so.db_path = std::string(tmpl) + "/qgrid.db";
+  }
   so.listen = "127.0.0.1:0";
   so.scheduler = options.scheduler;
   auto server = coordinator::CoordinatorServer::Start(so);
   if (!server.ok()) return server.status();
 
   std::unique_ptr<EmbeddedCluster> c(new EmbeddedCluster());
+  c->db_path_ = so.db_path;
   c->executors_ = std::move(executors);
   c->server_ = std::move(*server);
   rpc::RpcOptions rpc = options.agent.rpc;

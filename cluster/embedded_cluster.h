@@ -37,7 +37,10 @@ class CoordinatorServer;
 namespace qgrid::cluster {
 
 struct EmbeddedClusterOptions {
-  std::string db_path;  // SQLite file, created if absent
+  // SQLite file, created if absent; empty: a fresh one in a new temporary
+  // folder (/tmp/qgrid-run-XXXXXX/qgrid.db), kept after Stop() so its
+  // results can still be read.
+  std::string db_path;
   coordinator::SchedulerOptions scheduler;
   // Template for every local worker: `rpc` is set to the coordinator's
   // address and `name` gets "-<index>" appended ("local" when empty).
@@ -57,6 +60,8 @@ class EmbeddedCluster {
 
   // "127.0.0.1:<port>".
   std::string address() const;
+  // The SQLite file in use (options.db_path, or the temporary one).
+  const std::string& db_path() const { return db_path_; }
   rpc::CoordinatorClient& client() { return *client_; }
   int workers() const { return static_cast<int>(executors_.size()); }
   // Local workers whose agent loop is still running.
@@ -68,6 +73,7 @@ class EmbeddedCluster {
  private:
   EmbeddedCluster() = default;
 
+  std::string db_path_;
   std::vector<std::unique_ptr<worker::JobExecutor>> executors_;
   std::unique_ptr<coordinator::CoordinatorServer> server_;
   std::unique_ptr<rpc::CoordinatorClient> client_;

@@ -242,7 +242,7 @@ class ClientServiceImpl final : public pb::ClientService::Service {
     if (!spec.ok()) return ToGrpc(spec.status());
     auto grid = ExpandGrid(*spec, max_jobs);
     if (!grid.ok()) return ToGrpc(grid.status());
-    FillSummary(grid->summary, 0, resp->mutable_summary());
+    *resp->mutable_summary() = grid->summary.ToProto();
     if (req->dry_run()) return grpc::Status::OK;
     int64_t now = sched_->clock()->NowMs();
     db::SweepRecord sw;
@@ -394,17 +394,6 @@ class ClientServiceImpl final : public pb::ClientService::Service {
   }
 
  private:
-  static void FillSummary(const GridSummary& g, int64_t cached,
-                          pb::SweepSummary* out) {
-    for (const auto& [k, v] : g.axis_counts)
-      (*out->mutable_axis_counts())[k] = v;
-    out->set_jobs(g.jobs);
-    out->set_quantizations(g.quantizations);
-    out->set_evaluations(g.evaluations);
-    out->set_duplicates_merged(g.duplicates_merged);
-    out->set_cached(cached);
-  }
-
   absl::Status FillStatus(const db::SweepRecord& sw, pb::SweepStatus* out,
                           bool with_errors) {
     out->set_sweep_id(sw.id);

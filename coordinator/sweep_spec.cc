@@ -645,6 +645,17 @@ std::string ContentKey(const nlohmann::json& job) {
   return Sha256Hex(job.dump() + "\n" + QgridVersion());
 }
 
+v1::SweepSummary GridSummary::ToProto(int64_t cached) const {
+  v1::SweepSummary out;
+  for (const auto& [k, v] : axis_counts) (*out.mutable_axis_counts())[k] = v;
+  out.set_jobs(jobs);
+  out.set_quantizations(quantizations);
+  out.set_evaluations(evaluations);
+  out.set_duplicates_merged(duplicates_merged);
+  out.set_cached(cached);
+  return out;
+}
+
 json GridSummary::ToJson() const {
   return json{{"axis_counts", axis_counts},
               {"jobs", jobs},

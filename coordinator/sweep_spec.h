@@ -29,6 +29,7 @@
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
+#include "proto/qgrid.pb.h"
 
 namespace qgrid::coordinator {
 
@@ -100,6 +101,8 @@ struct GridSummary {
   int64_t evaluations = 0;
   int64_t duplicates_merged = 0;
   nlohmann::json ToJson() const;
+  // The wire form; `cached`: cells reused from earlier results.
+  v1::SweepSummary ToProto(int64_t cached = 0) const;
 };
 
 struct ExpandedGrid {

@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/compressed_file.h"
@@ -804,6 +805,19 @@ absl::StatusOr<std::vector<DemoDomainSummary>> BuildDemoData(
     return absl::InternalError(
         absl::StrCat(opts.out_dir, "/manifest.json: write failed"));
   return summaries;
+}
+
+std::string FormatDemoSummary(const std::vector<DemoDomainSummary>& domains) {
+  std::string out = absl::StrFormat("%-11s %8s %8s %8s %8s %8s %10s %10s %6s\n",
+                                    "domain", "raw", "unique", "train", "calib",
+                                    "test", "train_B", "test_B", "mc");
+  for (const auto& s : domains) {
+    absl::StrAppendFormat(&out, "%-11s %8d %8d %8d %8d %8d %10d %10d %6d\n",
+                          s.name, s.raw_docs, s.unique_docs, s.train_docs,
+                          s.calib_docs, s.test_docs, s.train_bytes,
+                          s.test_bytes, s.mc_items);
+  }
+  return out;
 }
 
 }  // namespace qgrid::demo

@@ -176,6 +176,10 @@ struct DemoDomainSummary {
 absl::StatusOr<std::vector<DemoDomainSummary>> BuildDemoData(
     const DemoBuildOptions& opts);
 
+// A header line and one line per domain: document counts per split, train
+// and test bytes, multiple-choice items.
+std::string FormatDemoSummary(const std::vector<DemoDomainSummary>& domains);
+
 // The version of `package` in a dpkg status file, "" when not listed.
 std::string DpkgVersion(const std::string& status_path,
                         const std::string& package);

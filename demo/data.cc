@@ -44,4 +44,20 @@ std::string DemoSweepSpecPath() {
   return std::string(QGRID_SOURCE_DIR) + "/assets/demo-sweep.yaml";
 }
 
+absl::Status PrepareDemoRun(std::vector<std::string>* model_roots,
+                            std::vector<std::string>* data_dirs) {
+  if (model_roots->empty()) {
+    *model_roots = {std::string(QGRID_SOURCE_DIR) + "/assets"};
+  }
+  if (data_dirs->empty()) *data_dirs = {DemoDataDir()};
+  std::string probe = (*model_roots)[0] + "/qgrid-tiny/config.json";
+  if (access(probe.c_str(), R_OK) != 0) {
+    return absl::InvalidArgumentError(
+        "the built-in demo needs the model " + probe +
+        " (committed in the repository under assets/; or pass --model-root, "
+        "or give a SPEC.yaml)");
+  }
+  return EnsureDemoData((*data_dirs)[0]);
+}
+
 }  // namespace qgrid::demo

@@ -13,6 +13,7 @@
 #define QGRID_DEMO_DATA_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -30,6 +31,13 @@ absl::Status EnsureDemoData(const std::string& dir);
 // $QGRID_DEMO_SPEC, else <source dir>/assets/demo-sweep.yaml (the source
 // dir is compiled in, as for the default model root assets/).
 std::string DemoSweepSpecPath();
+
+// Readies the built-in demo run: an empty `model_roots` becomes
+// <source dir>/assets (where assets/qgrid-tiny is committed), an empty
+// `data_dirs` DemoDataDir(); checks that the model is there (the error says
+// what to pass instead) and EnsureDemoData() on the first data dir.
+absl::Status PrepareDemoRun(std::vector<std::string>* model_roots,
+                            std::vector<std::string>* data_dirs);
 
 }  // namespace qgrid::demo
 

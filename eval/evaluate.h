@@ -87,7 +87,13 @@ absl::StatusOr<nlohmann::json> Evaluate(const model::CausalLM& lm,
                                         const TaskConfig& task,
                                         const EvalOptions& opts);
 
-// The same on any scorer (tests use a fake one).
+// Every task in order, as one results document (eval/results_text.h's
+// MergeResults); the first failure stops it.
+absl::StatusOr<nlohmann::json> EvaluateTasks(
+    const model::CausalLM& lm, const std::vector<TaskConfig>& tasks,
+    const EvalOptions& opts);
+
+// Evaluate on any scorer (tests use a fake one).
 absl::StatusOr<nlohmann::json> EvaluateWithScorer(Scorer& scorer,
                                                   const TaskConfig& task,
                                                   const EvalOptions& opts);

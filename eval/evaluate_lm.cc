@@ -9,6 +9,7 @@
 #include "eval/evaluate.h"
 #include "eval/perplexity.h"
 #include "eval/prompt.h"
+#include "eval/results_text.h"
 #include "model/causal_lm.h"
 
 namespace qgrid::eval {
@@ -122,6 +123,17 @@ absl::StatusOr<nlohmann::json> Evaluate(const model::CausalLM& lm,
   result["efficiency"] = eff;
   result["config"]["model"] = lm.source_dir();
   return result;
+}
+
+absl::StatusOr<nlohmann::json> EvaluateTasks(
+    const model::CausalLM& lm, const std::vector<TaskConfig>& tasks,
+    const EvalOptions& opts) {
+  nlohmann::json all;
+  for (const TaskConfig& t : tasks) {
+    QG_ASSIGN_OR_RETURN(nlohmann::json one, Evaluate(lm, t, opts));
+    MergeResults(one, t.task, &all);
+  }
+  return all;
 }
 
 }  // namespace qgrid::eval

@@ -13,6 +13,12 @@
 
 namespace qgrid::eval {
 
+nlohmann::json PerplexityResult::ToJson() const {
+  return {{"ppl", ppl},       {"mean_nll", mean_nll},
+          {"tokens", tokens}, {"windows", windows},
+          {"seqlen", seqlen}, {"predicted_tokens", predicted}};
+}
+
 int64_t DefaultSeqlen(const model::ModelConfig& config) {
   return std::min<int64_t>(config.max_position_embeddings, 2048);
 }

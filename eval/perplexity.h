@@ -17,6 +17,7 @@
 #define QGRID_EVAL_PERPLEXITY_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ struct PerplexityResult {
   int64_t predicted = 0;  // windows * (seqlen - 1)
   int64_t windows = 0;
   int64_t seqlen = 0;
+  // {"ppl", "mean_nll", "tokens", "windows", "seqlen", "predicted_tokens"}.
+  nlohmann::json ToJson() const;
 };
 
 // min(max_position_embeddings, 2048), GPTQ's default context.

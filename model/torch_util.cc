@@ -1,5 +1,6 @@
 #include "model/torch_util.h"
 
+#include <ATen/Context.h>
 #include <c10/util/Exception.h>
 
 #include <exception>
@@ -7,6 +8,19 @@
 #include "absl/strings/str_cat.h"
 
 namespace qgrid::model {
+
+absl::Status CheckDevice(const std::string& device, const std::string& what) {
+  const bool cuda = device == "cuda" || device.rfind("cuda:", 0) == 0;
+  if (device != "cpu" && !cuda) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " must be cpu or cuda[:N], got '", device, "'"));
+  }
+  if (cuda && !at::hasCUDA()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " ", device, ": this build has no CUDA (libtorch CPU); use cpu"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<at::ScalarType> ParseDtype(const std::string& s,
                                           const std::string& what) {

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/progress.h"
 #include "common/status_macros.h"
 #include "model/torch_util.h"
@@ -156,6 +157,18 @@ int64_t PeakRssBytes() {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<int64_t>(ru.ru_maxrss) * 1024;
+}
+
+std::string QuantReport::FormatLayerTable() const {
+  std::string out =
+      absl::StrFormat("%-44s %-12s %4s %6s %10s %8s\n", "layer", "method",
+                      "bits", "group", "rel_mse", "sec");
+  for (const auto& l : layers) {
+    absl::StrAppendFormat(&out, "%-44s %-12s %4d %6d %10.3g %8.2f\n", l.name,
+                          l.method, l.bits, l.group_size, l.rel_output_mse,
+                          l.seconds);
+  }
+  return out;
 }
 
 std::string QuantReport::ToJson(int indent) const {

@@ -81,6 +81,9 @@ struct QuantReport {
   int64_t peak_rss_bytes = 0;
   int calib_samples = 0, calib_seqlen = 0;
   std::string ToJson(int indent = 2) const;
+  // One line per layer (name, method, bits, group, rel_mse, seconds) under
+  // a header line, as `qgrid quantize` prints it.
+  std::string FormatLayerTable() const;
 };
 
 struct QuantizeOptions {

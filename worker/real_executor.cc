@@ -300,6 +300,7 @@ class RealExecutor : public JobExecutor {
 
 absl::StatusOr<std::unique_ptr<JobExecutor>> MakeRealExecutor(
     const RealExecutorOptions& o) {
+  QG_RETURN_IF_ERROR(model::CheckDevice(o.device, "device"));
   std::unique_ptr<DiskCache> disk;
   if (!o.cache_dir.empty()) {
     QG_ASSIGN_OR_RETURN(disk,
@@ -307,6 +308,13 @@ absl::StatusOr<std::unique_ptr<JobExecutor>> MakeRealExecutor(
   }
   return std::unique_ptr<JobExecutor>(
       std::make_unique<RealExecutor>(o, std::move(disk)));
+}
+
+absl::StatusOr<std::unique_ptr<JobExecutor>> MakeWorkerExecutor(
+    const RealExecutorOptions& o) {
+  QG_ASSIGN_OR_RETURN(std::unique_ptr<JobExecutor> real, MakeRealExecutor(o));
+  return std::unique_ptr<JobExecutor>(std::make_unique<KindRouter>(
+      MakeSyntheticExecutor(o.cache_capacity), std::move(real)));
 }
 
 }  // namespace qgrid::worker

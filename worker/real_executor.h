@@ -37,8 +37,15 @@ struct RealExecutorOptions {
   int batch_size = 8;
 };
 
-// Fails only when `cache_dir` cannot be created.
+// Fails when `device` is not one this build can use (model::CheckDevice)
+// or `cache_dir` cannot be created.
 absl::StatusOr<std::unique_ptr<JobExecutor>> MakeRealExecutor(
+    const RealExecutorOptions& o);
+
+// What a worker process runs (`qgrid worker`, each local worker of
+// `qgrid run`): synthetic jobs to the synthetic executor, real ones to
+// MakeRealExecutor(o). Fails as MakeRealExecutor does.
+absl::StatusOr<std::unique_ptr<JobExecutor>> MakeWorkerExecutor(
     const RealExecutorOptions& o);
 
 }  // namespace qgrid::worker

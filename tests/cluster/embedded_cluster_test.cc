@@ -96,5 +96,25 @@ TEST(EmbeddedCluster, RefusesNoWorkersAndAnUnopenableStore) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(EmbeddedCluster, WithoutADbPathUsesAFreshTemporaryFile) {
+  EmbeddedClusterOptions o = Options("");
+  o.db_path.clear();
+  auto a = EmbeddedCluster::Start(o, Synthetic(1));
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto b = EmbeddedCluster::Start(o, Synthetic(1));
+  ASSERT_TRUE(b.ok()) << b.status();
+  std::string pa = (*a)->db_path(), pb = (*b)->db_path();
+  EXPECT_EQ(pa.rfind("/tmp/qgrid-run-", 0), 0u) << pa;
+  EXPECT_NE(pa, pb);
+  auto sub = (*a)->client().Submit({kSpec, "t.yaml", false, 0});
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  (*a)->Stop();
+  (*b)->Stop();
+  // The results stay readable after Stop().
+  EXPECT_TRUE(std::filesystem::exists(pa));
+  std::filesystem::remove_all(std::filesystem::path(pa).parent_path());
+  std::filesystem::remove_all(std::filesystem::path(pb).parent_path());
+}
+
 }  // namespace
 }  // namespace qgrid::cluster
