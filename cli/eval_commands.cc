@@ -13,6 +13,7 @@
 #include "cli/quant_flags.h"
 #include "eval/calibration.h"
 #include "eval/evaluate.h"
+#include "eval/request_dump.h"
 #include "eval/results_text.h"
 #include "eval/task_config.h"
 #include "model/causal_lm.h"
@@ -41,6 +42,7 @@ struct EvalFlags {
   bool add_bos = false;
   bool speed = false;
   int64_t max_length = 0;
+  std::string dump_requests;
   // Quantize before evaluating (cli/quant_flags.h); calibration source.
   QuantFlags quant;
   CalibFlags calib;
@@ -92,6 +94,32 @@ int RunEval(const EvalFlags& f, const CLI::App& cmd) {
       if (!c.ok()) return ReportError("eval", AsBadInput(c.status()));
       tasks.push_back(*c);
     }
+  }
+  if (!f.dump_requests.empty()) {
+    // No model: the requests do not depend on it (lm-eval builds them
+    // before it loads one either).
+    eval::EvalOptions o;
+    o.shots = f.shots;
+    o.limit = f.limit;
+    if (f.seed >= 0) o.seed = static_cast<uint64_t>(f.seed);
+    o.data_dir = f.data_dir;
+    int64_t n = 0;
+    absl::Status s = eval::DumpRequests(tasks, o, f.dump_requests, &n);
+    if (!s.ok()) {
+      return ReportError("eval",
+                         absl::IsPermissionDenied(s) || absl::IsDataLoss(s)
+                             ? s
+                             : AsBadInput(s));
+    }
+    std::fprintf(stderr, "wrote %lld requests of %zu task(s) to %s\n",
+                 static_cast<long long>(n), tasks.size(),
+                 f.dump_requests.c_str());
+    return 0;
+  }
+  if (f.model_dir.empty()) {
+    return ReportError(
+        "eval", absl::InvalidArgumentError("--model is required (except with "
+                                           "--dump-requests)"));
   }
   // The quantization config is checked before the model loads too.
   std::optional<quant::QuantConfig> qcfg;
@@ -173,8 +201,7 @@ void RegisterEvalCommands(CLI::App& app) {
       "--bits 4 --calib wikitext2 --calib-samples 128");
   ev->add_option("--model", flags->model_dir,
                  "Hugging Face model directory (config.json, safetensors, "
-                 "tokenizer)")
-      ->required();
+                 "tokenizer); not needed with --dump-requests");
   ev->add_option("--task", flags->tasks,
                  "Built-in task name (see `qgrid tasks`), NAME:SUBSET for a "
                  "category or subject of grouped tasks (ceval:humanities), or "
@@ -214,6 +241,11 @@ void RegisterEvalCommands(CLI::App& app) {
   ev->add_option("--max-length", flags->max_length,
                  "Context window in tokens (default: the model's max "
                  "positions)");
+  ev->add_option("--dump-requests", flags->dump_requests,
+                 "Write the requests the tasks would score (context, "
+                 "continuation, ...) to this JSONL file, one per line in "
+                 "lm-eval's Instance terms, and exit without loading a "
+                 "model (compare with lm-eval's build_all_requests)");
   flags->quant.config_flag = "--quant-config";
   AddQuantFlags(ev, &flags->quant);
   AddCalibFlags(ev, &flags->calib, /*extra_aliases=*/false);

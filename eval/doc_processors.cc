@@ -198,6 +198,44 @@ absl::Status MathQa(Doc* d) {
   return absl::OkStatus();
 }
 
+// lm-eval hellaswag/utils.py `preprocess`: strip first, then clean the
+// WikiHow markers; whatever the replacements leave at the ends stays.
+std::string HellaswagPreprocess(const std::string& text) {
+  static const std::regex kBracket("\\[.*?\\]");
+  std::string t(absl::StripAsciiWhitespace(text));
+  t = absl::StrReplaceAll(t, {{" [title]", ". "}});
+  t = std::regex_replace(t, kBracket, "");
+  return absl::StrReplaceAll(t, {{"  ", " "}});
+}
+
+// Python's str.capitalize on ASCII: first upper, the rest lower.
+std::string PyCapitalize(const std::string& s) {
+  std::string t = absl::AsciiStrToLower(s);
+  if (!t.empty()) t[0] = absl::ascii_toupper(t[0]);
+  return t;
+}
+
+absl::Status Hellaswag(Doc* d) {
+  QG_ASSIGN_OR_RETURN(std::string label, Str(*d, "activity_label"));
+  QG_ASSIGN_OR_RETURN(std::string ctx_a, Str(*d, "ctx_a"));
+  QG_ASSIGN_OR_RETURN(std::string ctx_b, Str(*d, "ctx_b"));
+  QG_ASSIGN_OR_RETURN(int64_t gold, Int(*d, "label"));
+  if (!d->contains("endings") || !(*d)["endings"].is_array())
+    return Missing("endings", "a list of strings");
+  json choices = json::array();
+  for (const json& e : (*d)["endings"]) {
+    if (!e.is_string()) return Missing("endings", "a list of strings");
+    choices.push_back(HellaswagPreprocess(e.get<std::string>()));
+  }
+  // The whole joined query is preprocessed (and so stripped): with the
+  // empty ctx_b of WikiHow items no space is left before the continuation.
+  (*d)["query"] =
+      HellaswagPreprocess(label + ": " + ctx_a + " " + PyCapitalize(ctx_b));
+  (*d)["choices"] = choices;
+  (*d)["gold"] = gold;
+  return absl::OkStatus();
+}
+
 absl::Status Toxigen(Doc* d) {
   QG_ASSIGN_OR_RETURN(double ai, Num(*d, "toxicity_ai"));
   QG_ASSIGN_OR_RETURN(double human, Num(*d, "toxicity_human"));
@@ -209,7 +247,7 @@ absl::Status Toxigen(Doc* d) {
 
 const std::vector<std::string>& DocProcessorNames() {
   static const auto* kNames = new std::vector<std::string>{
-      "mathqa", "mutual", "race", "toxigen", "wsc273"};
+      "hellaswag", "mathqa", "mutual", "race", "toxigen", "wsc273"};
   return *kNames;
 }
 
@@ -222,6 +260,7 @@ absl::Status ProcessDocument(const std::string& name, Doc* doc) {
   if (name == "race") return Race(doc);
   if (name == "mathqa") return MathQa(doc);
   if (name == "toxigen") return Toxigen(doc);
+  if (name == "hellaswag") return Hellaswag(doc);
   return absl::InvalidArgumentError(absl::StrCat(
       "process_docs: unknown processor '", name,
       "' (known: ", absl::StrJoin(DocProcessorNames(), ", "), ")"));

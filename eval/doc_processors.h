@@ -17,6 +17,10 @@
 //            "problems" must be a JSON list or a string holding one.
 //   mathqa   lm-eval mathqa/utils.py: adds "choices" parsed from "options"
 //            ("a ) 38 , b ) 27.675 , ... e ) 28").
+//   hellaswag lm-eval hellaswag/utils.py: adds "query" = preprocess(
+//            activity_label + ": " + ctx_a + " " + ctx_b.capitalize()),
+//            "choices" = preprocess(endings[i]), "gold" = int(label);
+//            preprocess strips, then cleans WikiHow "[title]"/"[...]".
 //   toxigen  lm-eval toxigen/utils.py: adds "label" =
 //            int(toxicity_ai + toxicity_human > 5.5).
 //

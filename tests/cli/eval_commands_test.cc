@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "nlohmann/json.hpp"
 #include "tests/test_util.h"
@@ -111,6 +113,41 @@ TEST(EvalCommand, CalibratedMethodWithoutCalibrationIsAUsageError) {
   testing::QgridResult bad = RunQgrid(EvalArgs("--method nosuchmethod"), true);
   EXPECT_EQ(bad.code, 2);
   EXPECT_THAT(bad.out, HasSubstr("nosuchmethod"));
+}
+
+// --dump-requests writes the requests, one lm-eval Instance per line, with
+// no model (tests/conformance/test_requests.py compares them with lm-eval).
+TEST(EvalCommand, DumpRequestsWritesEveryRequestWithoutAModel) {
+  const std::string dir = testing::MakeTempDir("dump");
+  const std::string out = dir + "/requests.jsonl";
+  testing::QgridResult r =
+      RunQgrid("eval --task hellaswag --data-dir " + testing::SourceDir() +
+                   "/tests/eval/data --shots 1 --dump-requests " + out,
+               true);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("wrote 8 requests"));
+  std::ifstream f(out);
+  std::vector<json> lines;
+  for (std::string l; std::getline(f, l);) lines.push_back(json::parse(l));
+  ASSERT_EQ(lines.size(), 8u);  // 2 documents x 4 endings
+  EXPECT_EQ(lines[0]["task"], "hellaswag");
+  EXPECT_EQ(lines[0]["request_type"], "loglikelihood");
+  EXPECT_EQ(lines[7]["idx"], 7);
+  // One shot: the other document, with its gold ending, then "\n\n".
+  const std::string ctx = lines[0]["arguments"][0];
+  EXPECT_THAT(ctx, HasSubstr("Home and Garden: How to clean a grill."));
+  EXPECT_THAT(ctx, HasSubstr("\n\nRoof shingle removal: A man is sitting "
+                             "on a roof. He"));
+  EXPECT_EQ(lines[0]["arguments"][1], " is using wrap to wrap a pair of skis.");
+  // GPTQ-style perplexity needs a tokenizer: refused, naming the task.
+  testing::QgridResult ppl =
+      RunQgrid("eval --task wikitext2_gptq --dump-requests " + out, true);
+  EXPECT_EQ(ppl.code, 2);
+  EXPECT_THAT(ppl.out, HasSubstr("wikitext2_gptq"));
+  // Without --dump-requests a model is required.
+  testing::QgridResult no_model = RunQgrid("eval --task hellaswag", true);
+  EXPECT_EQ(no_model.code, 2);
+  EXPECT_THAT(no_model.out, HasSubstr("--model is required"));
 }
 
 }  // namespace

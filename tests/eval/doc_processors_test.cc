@@ -37,5 +37,38 @@ TEST(DocProcessors, BadDocumentsGiveErrorsNamingTheField) {
   EXPECT_FALSE(t.ok());
 }
 
+// Regression (issue 13): WikiHow items have an empty ctx_b; qgrid's old
+// template left "...ctx_a " with a trailing space before the continuation,
+// where lm-eval preprocesses the whole joined query and strips it.
+TEST(LmEvalPrompts, HellaswagWikiHowHasNoTrailingSpace) {
+  Doc d = {{"activity_label", "Home and Garden"},
+           {"ctx_a", "[header] How to grow basil [title] Pick a pot."},
+           {"ctx_b", ""},
+           {"endings", {"[step] Fill it with soil.  ", " Water it [substeps]"}},
+           {"label", "1"}};
+  ASSERT_TRUE(ProcessDocument("hellaswag", &d).ok());
+  EXPECT_EQ(d["query"], "Home and Garden: How to grow basil. Pick a pot.");
+  EXPECT_EQ(d["choices"][0], " Fill it with soil.");
+  EXPECT_EQ(d["choices"][1], "Water it ");
+  EXPECT_EQ(d["gold"], 1);
+}
+
+// Python's str.capitalize lowercases the rest of ctx_b, as lm-eval does.
+TEST(LmEvalPrompts, HellaswagCapitalizesCtxBLikePython) {
+  Doc d = {{"activity_label", "Removing ice from car"},
+           {"ctx_a", "Then, the man writes over the snow."},
+           {"ctx_b", "then, the man USES a brush"},
+           {"endings", {"a", "b", "c", "d"}},
+           {"label", 0}};
+  ASSERT_TRUE(ProcessDocument("hellaswag", &d).ok());
+  EXPECT_EQ(d["query"],
+            "Removing ice from car: Then, the man writes over the snow. "
+            "Then, the man uses a brush");
+  Doc bad = {
+      {"activity_label", "x"}, {"ctx_a", "a"}, {"ctx_b", "b"}, {"label", 0}};
+  absl::Status s = ProcessDocument("hellaswag", &bad);
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("endings"));
+}
+
 }  // namespace
 }  // namespace qgrid::eval

@@ -42,6 +42,38 @@ TEST(PublicSchemaTasks, HellaswagCleansWikiHowMarkersLikeLmEval) {
   EXPECT_EQ(f.ll_requests[4].continuation, " scrub it with a brush.");
 }
 
+// Regression (issue 13, tests/conformance/test_requests.py): the gauntlet's
+// PIQA query ends in "\n", and "{{query}}\nAnswer:" put a blank line before
+// "Answer:" where lm-eval writes "Question: {{goal}}\nAnswer:".
+TEST(PublicSchemaTasks, GauntletPiqaHasNoBlankLineBeforeAnswer) {
+  FakeScorer f;
+  ASSERT_TRUE(RunTask("piqa", f).ok());
+  ASSERT_EQ(f.ll_requests.size(), 4u);
+  EXPECT_EQ(f.ll_requests[0].context,
+            "Question: How do I keep bread fresh for a few days?\nAnswer:");
+  EXPECT_EQ(f.ll_requests[1].continuation,
+            " Keep it in the oven while it is on.");
+  // Few-shot: every shot drops the newline too.
+  FakeScorer g;
+  ASSERT_TRUE(RunTask("piqa", g, 1).ok());
+  EXPECT_EQ(g.ll_requests[0].context,
+            "Question: To loosen a tight jar lid,\nAnswer: run the lid under "
+            "hot water.\n\nQuestion: How do I keep bread fresh for a few "
+            "days?\nAnswer:");
+}
+
+// Regression (issue 13): the gauntlet's BoolQ query starts "Passage: ";
+// lm-eval's prompt is "{{passage}}\nQuestion: {{question}}?\nAnswer:".
+TEST(PublicSchemaTasks, GauntletBoolqHasNoPassageLabel) {
+  FakeScorer f;
+  ASSERT_TRUE(RunTask("boolq", f).ok());
+  ASSERT_EQ(f.ll_requests.size(), 4u);
+  EXPECT_EQ(f.ll_requests[0].context,
+            "Tea is a drink made by pouring hot water over dried leaves.\n"
+            "Question: is tea made from leaves?\nAnswer:");
+  EXPECT_EQ(f.ll_requests[1].continuation, " yes");
+}
+
 TEST(PublicSchemaTasks, NliTasksUseLmEvalPromptsAndLabelOrder) {
   FakeScorer f;
   f.ll = [](const std::string& ctx, const std::string& cont) {

@@ -1,0 +1,140 @@
+"""lm-evaluation-harness's own tasks over the local files qgrid reads.
+
+qgrid reads some datasets in another public schema than the Hugging Face one
+lm-eval's config expects (the MosaicML gauntlet files under ../shared/data:
+{"query", "choices", "gold"}). Each case then has a converter that rewrites
+the same documents into the Hugging Face schema field for field (it moves
+text between fields and never formats a prompt), so both tools build their
+prompts from the same text. A case whose schema is already the HF one
+(hellaswag's rowanz/hellaswag fixture) is read by both as is.
+"""
+
+import dataclasses
+import json
+import pathlib
+from typing import Callable, Optional
+
+from conftest import REPO, need_shared, read_jsonl
+
+FIXTURES = REPO / "tests" / "eval" / "data"
+LIMIT = 40  # scored documents per case (the few-shot pool is the whole file)
+SEED = 1234  # lm-eval's default fewshot_random_seed and qgrid's default
+
+
+def _strip_prefix(s: str, prefix: str, where: str) -> str:
+    assert s.startswith(prefix), f"{where}: expected {prefix!r} at the start of {s[:60]!r}"
+    return s[len(prefix):]
+
+
+def _labels(n):
+    return [chr(ord("A") + i) for i in range(n)]
+
+
+def arc_to_hf(r):
+    labels = _labels(len(r["choices"]))
+    return {"id": "x", "question": _strip_prefix(r["query"], "Question: ", "arc query"),
+            "choices": {"text": r["choices"], "label": labels},
+            "answerKey": labels[r["gold"]]}
+
+
+def openbookqa_to_hf(r):
+    labels = _labels(len(r["choices"]))
+    return {"id": "x", "question_stem": r["query"],
+            "choices": {"text": r["choices"], "label": labels},
+            "answerKey": labels[r["gold"]]}
+
+
+def piqa_to_hf(r):
+    # The gauntlet writes query = "Question: " + goal + "\n".
+    goal = _strip_prefix(r["query"], "Question: ", "piqa query")
+    assert goal.endswith("\n"), "piqa query: expected a trailing newline"
+    return {"goal": goal[:-1], "sol1": r["choices"][0], "sol2": r["choices"][1],
+            "label": r["gold"]}
+
+
+def boolq_to_hf(r):
+    # The gauntlet writes query = "Passage: " + passage + "\nQuestion: " +
+    # question + "?" (HF boolq questions have no question mark).
+    body = _strip_prefix(r["query"], "Passage: ", "boolq query")
+    passage, sep, question = body.rpartition("\nQuestion: ")
+    assert sep and question.endswith("?"), f"boolq query: unexpected layout {body[-80:]!r}"
+    return {"passage": passage, "question": question[:-1], "idx": 0,
+            "label": r["gold"]}
+
+
+def winogrande_to_hf(r):
+    # lm-eval (winogrande/preprocess_winogrande.py): choices are
+    # sentence[:idx] + option_i, the continuation sentence[idx + 1:].strip().
+    # Any cut inside the common prefix of the two contexts gives the same
+    # choices; cut after its last space so that the options are words.
+    a, b = r["context_options"]
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    cut = a.rfind(" ", 0, n) + 1
+    return {"sentence": a[:cut] + "_ " + r["continuation"],
+            "option1": a[cut:], "option2": b[cut:], "answer": str(r["gold"] + 1)}
+
+
+@dataclasses.dataclass
+class Case:
+    qgrid_task: str
+    lm_eval_task: str
+    data_dir: str            # "shared" (../shared/data) or "fixtures"
+    file: str                # relative to the data dir, as the qgrid YAML names it
+    to_hf: Optional[Callable] = None
+    shots: tuple = (0, 3)
+
+
+CASES = [
+    Case("arc_easy", "arc_easy", "shared", "arc_easy/arc_easy.jsonl", arc_to_hf),
+    Case("arc_challenge", "arc_challenge", "shared", "arc_challenge/arc_challenge.jsonl",
+         arc_to_hf),
+    Case("openbookqa", "openbookqa", "shared", "openbook_qa/openbook_qa.jsonl",
+         openbookqa_to_hf),
+    Case("piqa", "piqa", "shared", "piqa/piqa.jsonl", piqa_to_hf),
+    Case("boolq", "boolq", "shared", "boolq/boolq.jsonl", boolq_to_hf),
+    Case("winogrande", "winogrande", "shared", "winogrande/winogrande.jsonl",
+         winogrande_to_hf),
+    # Two documents: one shot is all lm-eval can draw besides the scored one.
+    Case("hellaswag", "hellaswag", "fixtures", "hellaswag/hellaswag_val.jsonl",
+         shots=(0, 1)),
+]
+
+
+def data_dir(case: Case) -> pathlib.Path:
+    """The --data-dir the case's file is relative to."""
+    if case.data_dir == "shared":
+        need_shared("data/" + case.file)
+        return need_shared("data")
+    return FIXTURES
+
+
+def build_task(tm, case: Case, shots: int, tmp: pathlib.Path, limit: int = LIMIT):
+    """lm-eval's Task over the case's documents, its requests built."""
+    src = data_dir(case) / case.file
+    docs = read_jsonl(src)
+    path = tmp / f"{case.lm_eval_task}.hf.jsonl"
+    with open(path, "w", encoding="utf-8") as f:
+        for d in docs:
+            f.write(json.dumps(case.to_hf(d) if case.to_hf else d, ensure_ascii=False) + "\n")
+    # The documents are lm-eval's test split and its few-shot split: lm-eval
+    # then draws k + 1 shots and drops the scored document, as qgrid does
+    # from the single split of its data file. (With another few-shot split,
+    # or none named, lm-eval draws k and may show a document itself.)
+    overrides = {"task": case.lm_eval_task, "dataset_path": "json", "dataset_name": None,
+                 "dataset_kwargs": {"data_files": {"test": str(path)}},
+                 "training_split": None, "validation_split": None, "test_split": "test",
+                 "fewshot_split": "test", "num_fewshot": shots}
+    task = tm._factory.build(tm._entry(case.lm_eval_task), overrides=overrides,
+                             registry=tm._index)
+    task.set_fewshot_seed(SEED)
+    task.build_all_requests(limit=limit, rank=0, world_size=1)
+    return task
+
+
+def instances(task):
+    """The task's requests in (doc_id, idx) order."""
+    return sorted(task.instances, key=lambda i: (i.doc_id, i.idx))
+
+
