@@ -40,6 +40,7 @@ struct EvalFlags {
   int64_t seed = -1;
   bool no_reuse = false;
   bool add_bos = false;
+  bool no_special_tokens = false;
   bool speed = false;
   int64_t max_length = 0;
   std::string dump_requests;
@@ -163,6 +164,7 @@ int RunEval(const EvalFlags& f, const CLI::App& cmd) {
   o.progress = true;
   o.reuse_context = !f.no_reuse;
   o.add_bos = f.add_bos;
+  o.special_tokens = !f.no_special_tokens;
   o.measure_speed = f.speed;
   o.max_length = f.max_length;
   auto results = eval::EvaluateTasks(**lm, tasks, o);
@@ -234,8 +236,14 @@ void RegisterEvalCommands(CLI::App& app) {
                "Score every (context + continuation) whole instead of "
                "reusing the context's KV cache (same results, slower)");
   ev->add_flag("--add-bos", flags->add_bos,
-               "Prepend BOS to every context (lm-eval's add_bos_token; off "
-               "by default as in lm-eval)");
+               "Make every context start with BOS, also where the "
+               "tokenizer adds none (GPT-2)");
+  ev->add_flag(
+      "--no-special-tokens", flags->no_special_tokens,
+      "Encode texts without the tokenizer's special tokens (no "
+      "Llama BOS): lm-eval's add_bos_token=False, the default of "
+      "older lm-eval releases. By default they are added, as lm-eval 0.4.13 "
+      "does");
   ev->add_flag("--speed", flags->speed,
                "Also measure prefill and decode tokens/s");
   ev->add_option("--max-length", flags->max_length,

@@ -243,6 +243,23 @@ absl::StatusOr<std::vector<Document>> LoadFile(const TaskConfig& c,
     out.push_back({json{{"text", text}}, path, 1});
     return out;
   }
+  if (format == "rows") {
+    // Hugging Face's raw-text datasets (wikitext's builder): every line is
+    // a row with its "\n"; a blank (whitespace-only) line is an empty row.
+    int64_t line_no = 0;
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      size_t end = nl == std::string::npos ? text.size() : nl + 1;
+      std::string row = text.substr(pos, end - pos);
+      // Python's text mode reads "\r\n" as "\n".
+      if (absl::EndsWith(row, "\r\n")) row.erase(row.size() - 2, 1);
+      if (absl::StripAsciiWhitespace(row).empty()) row.clear();
+      out.push_back({json{{"text", row}}, path, ++line_no});
+      pos = end;
+    }
+    return out;
+  }
   if (format == "lines") {
     int64_t line_no = 0;
     for (absl::string_view line : absl::StrSplit(text, '\n')) {

@@ -563,7 +563,8 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer,
                       {"limit", opts.limit},
                       {"batch_size", opts.batch_size},
                       {"reuse_context", opts.reuse_context},
-                      {"add_bos", opts.add_bos}};
+                      {"add_bos", opts.add_bos},
+                      {"special_tokens", opts.special_tokens}};
   result["seeds"] = {{"fewshot_seed", seed}};
   if (task.carve_size > 0) result["seeds"]["carve_seed"] = task.carve_seed;
   ScorerStats st = scorer.stats();

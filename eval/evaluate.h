@@ -79,8 +79,11 @@ struct EvalOptions {
   bool progress = false;         // progress bar with ETA on stderr
   bool reuse_context = true;     // KV reuse (eval/scorer.h)
   int64_t max_length = 0;        // 0 = model's max positions
-  bool add_bos = false;          // lm-eval default: no BOS on contexts
-  bool measure_speed = false;    // prefill/decode tokens/s (efficiency.h)
+  // The tokenizer's special tokens on every text, as lm-eval 0.4.13 (its
+  // add_bos_token unset; false = add_bos_token=False); eval/scorer.h.
+  bool special_tokens = true;
+  bool add_bos = false;        // BOS first on every context even without them
+  bool measure_speed = false;  // prefill/decode tokens/s (efficiency.h)
 };
 
 absl::StatusOr<nlohmann::json> Evaluate(const model::CausalLM& lm,

@@ -101,6 +101,7 @@ absl::StatusOr<nlohmann::json> Evaluate(const model::CausalLM& lm,
   so.reuse_context = opts.reuse_context;
   so.max_length = opts.max_length;
   so.add_bos = opts.add_bos;
+  so.special_tokens = opts.special_tokens;
   QG_ASSIGN_OR_RETURN(auto scorer, CausalLMScorer::Create(lm, so));
   auto t0 = std::chrono::steady_clock::now();
   QG_ASSIGN_OR_RETURN(nlohmann::json result,

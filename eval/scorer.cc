@@ -121,6 +121,21 @@ int PrefixToken(const model::Tokenizer& tok) {
 }
 }  // namespace
 
+std::vector<int> CausalLMScorer::EncodeText(const std::string& text) const {
+  const model::Tokenizer& tok = *lm_.tokenizer();
+  bool special = opts_.special_tokens;
+  // lm-eval: no special tokens when the text already starts with BOS's text.
+  if (special && tok.bos_id() >= 0) {
+    const std::string bos = tok.IdToPiece(tok.bos_id());
+    if (!bos.empty() && text.compare(0, bos.size(), bos) == 0) special = false;
+  }
+  std::vector<int> ids = tok.Encode(text, special);
+  if (opts_.add_bos && tok.bos_id() >= 0 &&
+      (ids.empty() || ids[0] != tok.bos_id()))
+    ids.insert(ids.begin(), tok.bos_id());
+  return ids;
+}
+
 std::pair<std::vector<int>, std::vector<int>> CausalLMScorer::EncodePair(
     const std::string& context, const std::string& continuation) const {
   const model::Tokenizer& tok = *lm_.tokenizer();
@@ -138,11 +153,10 @@ std::pair<std::vector<int>, std::vector<int>> CausalLMScorer::EncodePair(
     --end;
   std::string c = context.substr(0, end);
   std::string k = context.substr(end) + continuation;
-  std::vector<int> whole = tok.Encode(c + k, false);
-  ctx = tok.Encode(c, false);
+  std::vector<int> whole = EncodeText(c + k);
+  ctx = EncodeText(c);
   if (ctx.size() <= whole.size())
     cont.assign(whole.begin() + ctx.size(), whole.end());
-  if (opts_.add_bos && tok.bos_id() >= 0) ctx.insert(ctx.begin(), tok.bos_id());
   if (ctx.empty()) ctx = {PrefixToken(tok)};
   return {ctx, cont};
 }
@@ -407,9 +421,7 @@ CausalLMScorer::NextTokenScores(const std::vector<std::string>& contexts,
   std::vector<std::vector<int>> enc(n);
   for (int64_t i = 0; i < n; ++i) {
     enc[i] = contexts[i].empty() ? std::vector<int>{PrefixToken(tok)}
-                                 : tok.Encode(contexts[i], false);
-    if (opts_.add_bos && tok.bos_id() >= 0)
-      enc[i].insert(enc[i].begin(), tok.bos_id());
+                                 : EncodeText(contexts[i]);
     enc[i] = Tail(enc[i], opts_.max_length);
   }
   std::vector<int64_t> order(n);
@@ -489,9 +501,7 @@ absl::StatusOr<std::vector<std::string>> CausalLMScorer::Generate(
       const auto& r = requests[i];
       std::vector<int> ids = r.context.empty()
                                  ? std::vector<int>{PrefixToken(tok)}
-                                 : tok.Encode(r.context, false);
-      if (opts_.add_bos && tok.bos_id() >= 0)
-        ids.insert(ids.begin(), tok.bos_id());
+                                 : EncodeText(r.context);
       ids = Tail(ids, std::max<int64_t>(1, opts_.max_length - r.max_gen_toks));
       KVCache cache;
       at::Tensor input = IdsTensor({ids}, ids.size(), dev);
@@ -534,7 +544,9 @@ absl::StatusOr<std::vector<RollingResult>> CausalLMScorer::LoglikelihoodRolling(
   std::vector<RollingResult> out;
   absl::Status st = model::CatchTorch([&]() -> absl::Status {
     for (size_t i = 0; i < texts.size(); ++i) {
-      std::vector<int> toks = tok.Encode(texts[i], false);
+      // lm-eval 0.4.13 rolls over tok_encode(text): with the tokenizer's
+      // BOS, which the first window then predicts from the prefix token.
+      std::vector<int> toks = EncodeText(texts[i]);
       RollingResult res;
       res.num_tokens = static_cast<int64_t>(toks.size());
       const int64_t n = res.num_tokens;

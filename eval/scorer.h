@@ -6,8 +6,13 @@
 // Tokenization of a (context, continuation) pair follows lm-eval's
 // HFLM._encode_pair: trailing whitespace of the context moves to the front
 // of the continuation; context and context+continuation are encoded
-// separately (no special tokens, as lm-eval does by default unless
-// add_bos is set) and the continuation tokens are whole[len(context):].
+// separately and the continuation tokens are whole[len(context):]. Every
+// text is encoded as lm-eval 0.4.13's HFLM.tok_encode does with
+// add_bos_token unset: with the tokenizer's own special tokens
+// (tokenizer(text) in Hugging Face: Llama's BOS, nothing for GPT-2), and
+// without them when the text already starts with the BOS token's text.
+// `special_tokens = false` is lm-eval's add_bos_token=False (and the
+// default of older lm-eval releases); `add_bos` makes sure BOS leads.
 // An empty context becomes the BOS token (EOS when the tokenizer has none),
 // lm-eval's prefix token. Inputs longer than max_length keep their last
 // max_length tokens (left truncation).
@@ -99,7 +104,9 @@ struct ScorerOptions {
   int batch_size = 8;  // contexts (groups) per forward batch
   bool reuse_context = true;
   int64_t max_length = 0;  // 0 = the model's max_position_embeddings
-  bool add_bos = false;    // prepend BOS to every context (lm-eval: off)
+  // The tokenizer's special tokens on every text (lm-eval 0.4.13 default).
+  bool special_tokens = true;
+  bool add_bos = false;  // BOS first on every context even without them
   // Minimum shared-prefix length worth a separate forward.
   int64_t min_shared_prefix = 8;
 };
@@ -131,6 +138,8 @@ class CausalLMScorer : public Scorer {
   // The token ids lm-eval's _encode_pair gives (exposed for tests).
   std::pair<std::vector<int>, std::vector<int>> EncodePair(
       const std::string& context, const std::string& continuation) const;
+  // A text as lm-eval's tok_encode encodes it (the header comment).
+  std::vector<int> EncodeText(const std::string& text) const;
 
  private:
   CausalLMScorer(const model::CausalLM& lm, const ScorerOptions& opts);

@@ -6,7 +6,7 @@
 //
 //   task: arc_easy
 //   data_files: {test: arc_easy/arc_easy.jsonl}
-//   format: jsonl                  # jsonl|json|squad|csv|tsv|text|lines
+//   format: jsonl                  # jsonl|json|squad|csv|tsv|text|lines|rows
 //   test_split: test
 //   fewshot_split: test            # shots never include the scored doc
 //   output_type: multiple_choice   # perplexity|multiple_choice|mc_letter|

@@ -51,7 +51,9 @@ std::vector<LoglikelihoodRequest> McRequests() {
 TEST(CausalLMScorer, EncodePairMovesContextWhitespaceToTheContinuation) {
   auto lm = TinyModel();
   ASSERT_NE(lm, nullptr);
-  auto s = CausalLMScorer::Create(*lm);
+  ScorerOptions plain;
+  plain.special_tokens = false;
+  auto s = CausalLMScorer::Create(*lm, plain);
   ASSERT_TRUE(s.ok());
   auto [ctx, cont] = (*s)->EncodePair("Answer: ", "B");
   EXPECT_EQ(ctx, Bytes("Answer:"));
@@ -59,6 +61,33 @@ TEST(CausalLMScorer, EncodePairMovesContextWhitespaceToTheContinuation) {
   auto [ctx2, cont2] = (*s)->EncodePair("", "hi");
   EXPECT_EQ(ctx2, std::vector<int>{1});  // BOS as lm-eval's prefix token
   EXPECT_EQ(cont2, Bytes("hi"));
+}
+
+// Regression (issue 13, tests/conformance/test_scores.py): lm-eval 0.4.13's
+// HFLM encodes with the tokenizer's own special tokens when add_bos_token
+// is unset, so a Llama-style tokenizer puts BOS before every context;
+// qgrid encoded without them and its log-likelihoods on stories260K were
+// up to 4.9 nats away.
+TEST(CausalLMScorer, DefaultEncodingAddsTheTokenizersBosLikeLmEval0413) {
+  auto lm = TinyModel();
+  ASSERT_NE(lm, nullptr);
+  auto s = CausalLMScorer::Create(*lm);
+  ASSERT_TRUE(s.ok());
+  std::vector<int> bos_answer = {1};
+  for (int id : Bytes("Answer:")) bos_answer.push_back(id);
+  auto [ctx, cont] = (*s)->EncodePair("Answer: ", "B");
+  EXPECT_EQ(ctx, bos_answer);
+  EXPECT_EQ(cont, Bytes(" B"));
+  EXPECT_EQ((*s)->EncodeText("Answer:"), bos_answer);
+  // --add-bos on top adds no second BOS.
+  ScorerOptions add;
+  add.add_bos = true;
+  auto a = CausalLMScorer::Create(*lm, add);
+  EXPECT_EQ((*a)->EncodeText("Answer:"), bos_answer);
+  // --add-bos without special tokens: BOS alone.
+  add.special_tokens = false;
+  auto b = CausalLMScorer::Create(*lm, add);
+  EXPECT_EQ((*b)->EncodeText("Answer:"), bos_answer);
 }
 
 TEST(CausalLMScorer, LoglikelihoodEqualsHandComputationFromLogits) {
@@ -164,6 +193,7 @@ TEST(CausalLMScorer, NextTokenScoresAreTheLastPositionLogProbs) {
     ScorerOptions o;
     o.reuse_context = reuse;
     o.min_shared_prefix = 4;
+    o.special_tokens = false;  // hand-computed on the bare bytes
     auto s = CausalLMScorer::Create(*lm, o);
     auto res = (*s)->NextTokenScores(ctxs, {"A", "B", "C", "D"});
     ASSERT_TRUE(res.ok()) << res.status();
@@ -183,15 +213,26 @@ TEST(CausalLMScorer, RollingLoglikelihoodCoversEveryTokenInWindows) {
   auto lm = TinyModel();
   ASSERT_NE(lm, nullptr);
   std::string text = "The quick brown fox jumps over the lazy dog again.";
-  auto whole = CausalLMScorer::Create(*lm);
+  ScorerOptions plain;
+  plain.special_tokens = false;
+  auto whole = CausalLMScorer::Create(*lm, plain);
   auto one = (*whole)->LoglikelihoodRolling({text});
   ASSERT_TRUE(one.ok());
   std::vector<int> all = {1};
   for (int id : Bytes(text)) all.push_back(id);
   EXPECT_NEAR((*one)[0].logprob, HandLoglikelihood(*lm, all, 1), 1e-4);
   EXPECT_EQ((*one)[0].num_tokens, static_cast<int64_t>(text.size()));
+  // With the tokenizer's BOS (the default, lm-eval 0.4.13's tok_encode) the
+  // first window also predicts that BOS from the prefix token.
+  auto with_bos = CausalLMScorer::Create(*lm);
+  auto two = (*with_bos)->LoglikelihoodRolling({text});
+  std::vector<int> bos_all = {1, 1};
+  for (int id : Bytes(text)) bos_all.push_back(id);
+  EXPECT_EQ((*two)[0].num_tokens, static_cast<int64_t>(text.size()) + 1);
+  EXPECT_NEAR((*two)[0].logprob, HandLoglikelihood(*lm, bos_all, 1), 1e-4);
   // Windows of 16: every token scored once, from up to 16 tokens of context.
   ScorerOptions o;
+  o.special_tokens = false;
   o.max_length = 16;
   auto win = CausalLMScorer::Create(*lm, o);
   auto w = (*win)->LoglikelihoodRolling({text});
@@ -210,7 +251,9 @@ TEST(CausalLMScorer, RollingLoglikelihoodCoversEveryTokenInWindows) {
 TEST(CausalLMScorer, GenerateIsGreedyAndStopsAtStopSequences) {
   auto lm = TinyModel();
   ASSERT_NE(lm, nullptr);
-  auto s = CausalLMScorer::Create(*lm);
+  ScorerOptions plain;
+  plain.special_tokens = false;  // the reference decodes the bare bytes
+  auto s = CausalLMScorer::Create(*lm, plain);
   auto prompt = Bytes("Hello");
   auto ref = model::GreedyGenerate(*lm, prompt, 12, true);
   ASSERT_TRUE(ref.ok());
