@@ -16,7 +16,8 @@ from typing import Callable, Optional
 
 from conftest import REPO, need_shared, read_jsonl
 
-FIXTURES = REPO / "tests" / "eval" / "data"
+DATA_DIRS = {"data": REPO / "tests" / "eval" / "data",
+             "fixtures": REPO / "tests" / "eval" / "fixtures"}
 LIMIT = 40  # scored documents per case (the few-shot pool is the whole file)
 SEED = 1234  # lm-eval's default fewshot_random_seed and qgrid's default
 
@@ -80,10 +81,14 @@ def winogrande_to_hf(r):
 class Case:
     qgrid_task: str
     lm_eval_task: str
-    data_dir: str            # "shared" (../shared/data) or "fixtures"
+    data_dir: str            # "shared" (../shared/data), "data" (tests/eval/data)
+                             # or "fixtures" (tests/eval/fixtures)
     file: str                # relative to the data dir, as the qgrid YAML names it
     to_hf: Optional[Callable] = None
     shots: tuple = (0, 3)
+    # Another split holding the shots (lm-eval's fewshot_split), e.g. MMLU's
+    # dev; None: the shots come from the scored file itself.
+    fewshot_file: Optional[str] = None
 
 
 CASES = [
@@ -97,8 +102,39 @@ CASES = [
     Case("winogrande", "winogrande", "shared", "winogrande/winogrande.jsonl",
          winogrande_to_hf),
     # Two documents: one shot is all lm-eval can draw besides the scored one.
-    Case("hellaswag", "hellaswag", "fixtures", "hellaswag/hellaswag_val.jsonl",
+    Case("hellaswag", "hellaswag", "data", "hellaswag/hellaswag_val.jsonl",
          shots=(0, 1)),
+    # Hand-made files in the Hugging Face schema lm-eval's config reads.
+    # Few-shot only where the file holds a shot besides the scored document
+    # and the task takes its shots from the scored split.
+    Case("anli_r1", "anli_r1", "data", "anli/test_r1.jsonl", shots=(0,)),
+    Case("anli_r2", "anli_r2", "data", "anli/test_r2.jsonl", shots=(0, 1)),
+    Case("anli_r3", "anli_r3", "data", "anli/test_r3.jsonl", shots=(0,)),
+    Case("mnli", "mnli", "data", "glue/mnli_validation_matched.jsonl", shots=(0, 1)),
+    Case("mnli_mismatch", "mnli_mismatch", "data", "glue/mnli_validation_mismatched.jsonl",
+         shots=(0, 1)),
+    Case("rte", "rte", "data", "glue/rte_validation.jsonl", shots=(0,)),
+    Case("qnli", "qnli", "fixtures", "glue/qnli_validation.jsonl", shots=(0,)),
+    Case("wnli", "wnli", "fixtures", "glue/wnli_validation.jsonl", shots=(0,)),
+    Case("sciq", "sciq", "data", "sciq/test.jsonl", shots=(0,)),
+    Case("lambada_openai", "lambada_openai", "data", "lambada/lambada_test.jsonl", shots=(0,)),
+    Case("truthfulqa_mc1", "truthfulqa_mc1", "data", "truthfulqa/mc_validation.jsonl",
+         shots=(0,)),
+    Case("truthfulqa_mc2", "truthfulqa_mc2", "data", "truthfulqa/mc_validation.jsonl",
+         shots=(0,)),
+    Case("wsc273", "wsc273", "fixtures", "wsc273/wsc273_test.jsonl", shots=(0,)),
+    Case("mutual", "mutual", "fixtures", "mutual/dev.jsonl", shots=(0,)),
+    Case("race", "race", "fixtures", "race/high_test.jsonl", shots=(0,)),
+    Case("swag", "swag", "fixtures", "swag/val.csv", shots=(0,)),
+    Case("mathqa", "mathqa", "fixtures", "mathqa/test.json", shots=(0,)),
+    Case("crows_pairs_english", "crows_pairs_english", "fixtures",
+         "crows_pairs/crows_pairs_anonymized.csv", shots=(0,)),
+    Case("toxigen", "toxigen", "fixtures", "toxigen/annotated_test.csv", shots=(0,)),
+    Case("pubmedqa", "pubmedqa", "fixtures", "pubmedqa/test.jsonl", shots=(0,)),
+    # The fixture holds one subject, so all of qgrid's mmlu is mmlu_astronomy.
+    Case("mmlu", "mmlu_astronomy", "data", "mmlu/test/astronomy.jsonl",
+         shots=(0, 2), fewshot_file="mmlu/dev/astronomy.jsonl"),
+    Case("qa4mre_2011", "qa4mre_2011", "fixtures", "qa4mre/2011.main.EN.jsonl", shots=(0,)),
 ]
 
 
@@ -107,25 +143,34 @@ def data_dir(case: Case) -> pathlib.Path:
     if case.data_dir == "shared":
         need_shared("data/" + case.file)
         return need_shared("data")
-    return FIXTURES
+    return DATA_DIRS[case.data_dir]
 
 
 def build_task(tm, case: Case, shots: int, tmp: pathlib.Path, limit: int = LIMIT):
     """lm-eval's Task over the case's documents, its requests built."""
     src = data_dir(case) / case.file
-    docs = read_jsonl(src)
-    path = tmp / f"{case.lm_eval_task}.hf.jsonl"
-    with open(path, "w", encoding="utf-8") as f:
-        for d in docs:
-            f.write(json.dumps(case.to_hf(d) if case.to_hf else d, ensure_ascii=False) + "\n")
+    loader = "json"
+    if src.suffix == ".csv":
+        loader, path = "csv", src  # read as is (datasets' csv builder)
+    elif case.to_hf is None and src.suffix in (".json", ".jsonl"):
+        path = src
+    else:
+        path = tmp / f"{case.lm_eval_task}.hf.jsonl"
+        with open(path, "w", encoding="utf-8") as f:
+            for d in read_jsonl(src):
+                f.write(json.dumps(case.to_hf(d), ensure_ascii=False) + "\n")
     # The documents are lm-eval's test split and its few-shot split: lm-eval
     # then draws k + 1 shots and drops the scored document, as qgrid does
     # from the single split of its data file. (With another few-shot split,
     # or none named, lm-eval draws k and may show a document itself.)
-    overrides = {"task": case.lm_eval_task, "dataset_path": "json", "dataset_name": None,
-                 "dataset_kwargs": {"data_files": {"test": str(path)}},
+    files = {"test": str(path)}
+    if case.fewshot_file:
+        files["dev"] = str(data_dir(case) / case.fewshot_file)
+    overrides = {"task": case.lm_eval_task, "dataset_path": loader, "dataset_name": None,
+                 "dataset_kwargs": {"data_files": files},
                  "training_split": None, "validation_split": None, "test_split": "test",
-                 "fewshot_split": "test", "num_fewshot": shots}
+                 "fewshot_split": "dev" if case.fewshot_file else "test",
+                 "num_fewshot": shots}
     task = tm._factory.build(tm._entry(case.lm_eval_task), overrides=overrides,
                              registry=tm._index)
     task.set_fewshot_seed(SEED)

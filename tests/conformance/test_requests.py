@@ -52,3 +52,51 @@ def test_requests_equal_lm_evals(qgrid_torch, task_manager, case, shots, tmp_pat
         f"{case.qgrid_task} {shots}-shot: request {diff[0]} differs\n"
         f"  qgrid:   {diff[1]!r}\n  lm-eval: {diff[2]!r}\n"
         f"({sum(x != y for x, y in zip(ours, theirs))} of {len(ours)} differ)")
+
+
+def _ceval_jsonl(src, dst):
+    """A C-Eval CSV as JSON lines (dev files have an extra "explanation"
+    column that datasets' csv builder refuses to mix with val's)."""
+    import csv
+    import json
+    with open(src, encoding="utf-8") as f, open(dst, "w", encoding="utf-8") as o:
+        for r in csv.DictReader(f):
+            r.setdefault("explanation", "")
+            o.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return str(dst)
+
+
+@pytest.mark.parametrize("subject,name", [("law", "法学"), ("computer_network", "计算机网络")])
+def test_ceval_differs_from_lm_evals_ceval_valid_only_as_documented(
+        qgrid_torch, task_manager, subject, name, tmp_path):
+    """qgrid's ceval follows C-Eval's official evaluator on purpose (its
+    YAML documentation): the header says "...关于X考试的..." where lm-eval's
+    ceval-valid says "...关于X的...", and a shot's answer follows "答案："
+    directly where lm-eval puts its target delimiter " " between. With
+    those two rules applied to lm-eval's contexts, they must be equal."""
+    from conftest import need_shared
+    root = need_shared("data/ceval")
+    files = {"test": _ceval_jsonl(root / f"val/{subject}_val.csv", tmp_path / "val.jsonl"),
+             "dev": _ceval_jsonl(root / f"dev/{subject}_dev.csv", tmp_path / "dev.jsonl")}
+    lm_task = f"ceval-valid_{subject}"
+    task = task_manager._factory.build(
+        task_manager._entry(lm_task),
+        overrides={"task": lm_task, "dataset_path": "json", "dataset_name": None,
+                   "dataset_kwargs": {"data_files": files}, "training_split": None,
+                   "validation_split": None, "test_split": "test", "fewshot_split": "dev",
+                   "num_fewshot": 5},
+        registry=task_manager._index)
+    task.build_all_requests(limit=LIMIT, rank=0, world_size=1)
+    theirs = [i.arguments[0] for i in instances(task) if i.idx == 0]
+    assert [i.arguments[1] for i in instances(task)][:4] == [" A", " B", " C", " D"]
+    out = tmp_path / "ceval.jsonl"
+    run_qgrid(qgrid_torch, "eval", "--task", f"ceval:{subject}", "--data-dir", root.parent,
+              "--limit", LIMIT, "--dump-requests", out)
+    ours = read_jsonl(out)
+    assert all(r["request_type"] == "next_token" and r["arguments"][1] == list("ABCD")
+               for r in ours)
+    documented = [t.replace(f"以下是中国关于{name}的单项选择题", f"以下是中国关于{name}考试的单项选择题", 1)
+                   .replace("\n答案： ", "\n答案：") for t in theirs]
+    assert len(ours) == len(theirs)
+    diff = first_difference([r["arguments"][0] for r in ours], documented)
+    assert diff is None, f"ceval:{subject} context {diff[0]}:\n  qgrid:   {diff[1]!r}\n  lm-eval: {diff[2]!r}"

@@ -131,8 +131,11 @@ TEST(PublicSchemaTasks, SciqPutsTheCorrectAnswerFourth) {
   };
   auto r = RunTask("sciq", f);
   ASSERT_TRUE(r.ok()) << r.status();
+  // Regression (issue 13, test_requests.py): lm-eval writes
+  // support.lstrip(), so the support's trailing space stays; qgrid trimmed
+  // both ends.
   EXPECT_EQ(f.ll_requests[0].context,
-            "Plants take in carbon dioxide.\nQuestion: What gas do plants "
+            "Plants take in carbon dioxide. \nQuestion: What gas do plants "
             "absorb?\nAnswer:");
   EXPECT_EQ((*r)["results"]["sciq"]["acc,none"], 1.0);
 }
