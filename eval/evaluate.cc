@@ -516,7 +516,8 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer,
   if (bar) bar->Finish();
 
   // Aggregate.
-  json task_res = {{"alias", task.task}};
+  json task_res = {
+      {"name", task.task}, {"alias", task.task}, {"sample_len", n}};
   auto aggregate = [&](const std::vector<int64_t>& idx, json* dst) {
     Aggregate(task, out, idx, dst);
   };

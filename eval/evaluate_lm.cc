@@ -68,10 +68,10 @@ absl::StatusOr<nlohmann::json> EvaluateGptqPerplexity(const model::CausalLM& lm,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
           .count();
   nlohmann::json result;
-  result["results"][task.task] = {{"alias", task.task},
-                                  {"perplexity,none", r.ppl},
-                                  {"perplexity_stderr,none", "N/A"},
-                                  {"mean_nll,none", r.mean_nll}};
+  result["results"][task.task] = {
+      {"name", task.task},           {"alias", task.task},
+      {"perplexity,none", r.ppl},    {"perplexity_stderr,none", "N/A"},
+      {"mean_nll,none", r.mean_nll}, {"sample_len", r.windows}};
   result["n-shot"][task.task] = 0;
   result["n-samples"][task.task] = {{"original", all_tokens},
                                     {"effective", r.predicted}};
@@ -134,6 +134,18 @@ absl::StatusOr<nlohmann::json> EvaluateTasks(
     QG_ASSIGN_OR_RETURN(nlohmann::json one, Evaluate(lm, t, opts));
     MergeResults(one, t.task, &all);
   }
+  // lm-eval's run "config" (its HFLM names; model "qgrid").
+  nlohmann::json run = {
+      {"model", "qgrid"},
+      {"model_args", "pretrained=" + lm.source_dir()},
+      {"model_dtype", std::string(c10::toString(lm.dtype()))},
+      {"batch_size", opts.batch_size},
+      {"device", lm.device().str()},
+      {"limit", opts.limit > 0 ? nlohmann::json(opts.limit) : nlohmann::json()},
+      {"fewshot_seed",
+       opts.seed ? nlohmann::json(*opts.seed)
+                 : nlohmann::json(tasks.empty() ? 1234 : tasks[0].seed)}};
+  FinishResults(tasks, run, &all);
   return all;
 }
 

@@ -1,5 +1,7 @@
 #include "eval/results_text.h"
 
+#include <chrono>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -9,6 +11,7 @@ void MergeResults(const nlohmann::json& one, const std::string& task,
                   nlohmann::json* all) {
   if (all->is_null()) {
     *all = one;
+    (*all)["configs"][task] = one["config"];
     return;
   }
   for (const char* k : {"results", "n-shot", "n-samples"}) {
@@ -19,14 +22,55 @@ void MergeResults(const nlohmann::json& one, const std::string& task,
   (*all)["efficiency"] = one["efficiency"];
 }
 
+bool HigherIsBetter(const std::string& metric) {
+  static const char* kLower[] = {"perplexity",      "word_perplexity",
+                                 "byte_perplexity", "bits_per_byte",
+                                 "likelihood_diff", "pct_stereotype"};
+  for (const char* m : kLower)
+    if (metric == m) return false;
+  return true;
+}
+
+void FinishResults(const std::vector<TaskConfig>& tasks,
+                   const nlohmann::json& run, nlohmann::json* all) {
+  nlohmann::json& a = *all;
+  for (const TaskConfig& t : tasks) {
+    a["versions"][t.task] = t.version;
+    nlohmann::json hib = nlohmann::json::object();
+    if (a["results"].contains(t.task)) {
+      for (const auto& [key, v] : a["results"][t.task].items()) {
+        const std::string m = key.substr(0, key.find(','));
+        // Metrics are "name,filter"; name, alias, sample_len are not.
+        if (key.find(',') == std::string::npos ||
+            m.find("_stderr") != std::string::npos || !v.is_number())
+          continue;
+        hib[m] = HigherIsBetter(m);
+      }
+    }
+    a["higher_is_better"][t.task] = hib;
+    // lm-eval lists subtasks of groups only ({} for plain tasks).
+    if (!a.contains("group_subtasks"))
+      a["group_subtasks"] = nlohmann::json::object();
+    if (!t.subjects.empty()) {
+      nlohmann::json subtasks = nlohmann::json::array();
+      for (const auto& s : t.subjects) subtasks.push_back(s.id);
+      a["group_subtasks"][t.task] = subtasks;
+    }
+  }
+  a["config"] = run;
+  a["date"] = std::chrono::duration<double>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+}
+
 std::string FormatResultsTable(const nlohmann::json& result) {
   std::string out;
   for (const auto& [task, metrics] : result["results"].items()) {
     absl::StrAppendFormat(&out, "%-24s", task);
     bool first = true;
     for (const auto& [key, value] : metrics.items()) {
-      if (key == "alias" || key.find("_stderr") != std::string::npos ||
-          !value.is_number()) {
+      if (key.find(',') == std::string::npos ||
+          key.find("_stderr") != std::string::npos || !value.is_number()) {
         continue;
       }
       std::string name = key.substr(0, key.find(','));

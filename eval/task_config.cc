@@ -119,6 +119,7 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
                                                "fixed_fewshot",
                                                "zeroshot_description",
                                                "seed",
+                                               "version",
                                                "classification_mode",
                                                "max_gen_toks",
                                                "until",
@@ -210,6 +211,7 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
     if (root["fixed_fewshot"])
       c.fixed_fewshot = root["fixed_fewshot"].as<int>();
     if (root["seed"]) c.seed = root["seed"].as<uint64_t>();
+    if (root["version"]) c.version = root["version"].as<double>();
     if (root["seqlen"]) c.seqlen = root["seqlen"].as<int64_t>();
     if (root["multiple_input"])
       c.multiple_input = root["multiple_input"].as<bool>();

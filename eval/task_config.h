@@ -121,6 +121,9 @@ struct TaskConfig {
   std::vector<std::string> metrics;
   int num_fewshot = 0;
   uint64_t seed = 1234;  // few-shot sampling (lm-eval's default seed)
+  // The task definition's version ("versions" in the results, as lm-eval's
+  // metadata.version): raise it when a change moves the task's numbers.
+  double version = 1.0;
   // Demonstrations written into `description` itself instead of sampled
   // from a split (BOSS: the fixed examples of MI-optimize's
   // get_fewshot_boss, 3 for SA/NLI, 2 for TD, 1 for EQA). The results'

@@ -273,7 +273,8 @@ class RealExecutor : public JobExecutor {
     if (result.contains("results")) {
       for (auto& [tname, metrics] : result["results"].items()) {
         for (auto& [k, v] : metrics.items()) {
-          if (!v.is_number()) continue;
+          // Metrics are "name,filter" (sample_len is a count, not one).
+          if (!v.is_number() || k.find(',') == std::string::npos) continue;
           std::string name = k.substr(0, k.find(','));
           if (name.find("_stderr") != std::string::npos) continue;
           out.metrics[name] = v.get<double>();

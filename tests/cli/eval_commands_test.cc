@@ -38,7 +38,8 @@ TEST(EvalCommand, QuantizesInMemoryAndW3RtnIsWorseThanFp) {
   ASSERT_EQ(fp.code, 0) << fp.out;
   json a = json::parse(fp.out);
   EXPECT_EQ(a["n-shot"]["handmade_prose_ppl"], 0);
-  EXPECT_EQ(a["config"]["output_type"], "perplexity");
+  EXPECT_EQ(a["configs"]["handmade_prose_ppl"]["output_type"], "perplexity");
+  EXPECT_EQ(a["config"]["model"], "qgrid");  // the run, as lm-eval's
   EXPECT_GT(a["n-samples"]["handmade_prose_ppl"]["effective"], 0);
   EXPECT_FALSE(a.contains("quantization"));
   const double ppl_fp = Ppl(a);

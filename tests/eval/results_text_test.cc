@@ -11,7 +11,9 @@ nlohmann::json OneTask(const std::string& task, double acc, int64_t n,
                        int shots) {
   return {{"results",
            {{task,
-             {{"alias", task},
+             {{"name", task},
+              {"alias", task},
+              {"sample_len", n},
               {"acc,none", acc},
               {"acc_stderr,none", 0.01},
               {"acc_norm,none", acc + 0.1}}}}},
@@ -33,8 +35,38 @@ TEST(MergeResults, KeepsEveryTasksMetricsShotsCountsAndConfig) {
   EXPECT_EQ(all["n-shot"]["piqa"].get<int>(), 5);
   EXPECT_EQ(all["n-samples"]["arc_easy"]["effective"].get<int>(), 40);
   EXPECT_EQ(all["configs"]["piqa"]["task"], "piqa");
+  EXPECT_EQ(all["configs"]["arc_easy"]["task"], "arc_easy");
   // The first document's own config stays where Evaluate put it.
   EXPECT_EQ(all["config"]["task"], "arc_easy");
+}
+
+// lm-eval's results file layout (tests/conformance/test_results_schema.py
+// compares it with one lm-eval writes).
+TEST(FinishResults, AddsLmEvalsVersionsHigherIsBetterSubtasksRunAndDate) {
+  nlohmann::json all;
+  MergeResults(OneTask("arc_easy", 0.25, 40, 0), "arc_easy", &all);
+  all["results"]["arc_easy"]["perplexity,none"] = 12.0;
+  TaskConfig arc, ceval;
+  arc.task = "arc_easy";
+  ceval.task = "ceval";
+  ceval.version = 2.0;
+  ceval.subjects = {{"law", "法学", "Humanities"},
+                    {"logic", "逻辑学", "Other"}};
+  MergeResults(OneTask("ceval", 0.5, 20, 5), "ceval", &all);
+  FinishResults({arc, ceval}, {{"model", "qgrid"}, {"batch_size", 8}}, &all);
+  EXPECT_EQ(all["versions"]["arc_easy"], 1.0);
+  EXPECT_EQ(all["versions"]["ceval"], 2.0);
+  EXPECT_EQ(all["higher_is_better"]["arc_easy"],
+            (nlohmann::json{
+                {"acc", true}, {"acc_norm", true}, {"perplexity", false}}));
+  EXPECT_FALSE(all["group_subtasks"].contains("arc_easy"));
+  EXPECT_EQ(all["group_subtasks"]["ceval"], (nlohmann::json{"law", "logic"}));
+  EXPECT_EQ(all["config"]["model"], "qgrid");
+  EXPECT_EQ(all["configs"]["arc_easy"]["task"], "arc_easy");
+  EXPECT_GT(all["date"].get<double>(), 1.7e9);
+  EXPECT_FALSE(HigherIsBetter("word_perplexity"));
+  EXPECT_FALSE(HigherIsBetter("likelihood_diff"));
+  EXPECT_TRUE(HigherIsBetter("exact_match"));
 }
 
 TEST(FormatResultsTable, OneLinePerTaskWithStderrCountsAndShots) {
@@ -54,6 +86,7 @@ TEST(FormatResultsTable, OneLinePerTaskWithStderrCountsAndShots) {
             std::string::npos)
       << t;
   EXPECT_EQ(t.find("alias"), std::string::npos) << t;
+  EXPECT_EQ(t.find("sample_len"), std::string::npos) << t;
 }
 
 }  // namespace
