@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "model/hf_tokenizer.h"
 #include "model/hf_tokenizer_split.h"
@@ -729,6 +730,35 @@ TEST(HfTokenizer, UnsupportedComponentsAreErrorsNamingThem) {
       "merges": ["a b"]}})",
                                 {}, "m.json")
                    .ok());  // merge of unknown tokens
+}
+
+// A Unigram tokenizer.json written without a "type" (tokenizers reads its
+// models untagged) was read as BPE and refused with "model.vocab is missing
+// or not an object"; the error must name the model type instead, with or
+// without the field. WordPiece and WordLevel likewise.
+TEST(HfTokenizer, UnsupportedModelTypeIsNamedWithOrWithoutTypeField) {
+  const std::pair<const char*, const char*> kCases[] = {
+      {R"({"model": {"type": "Unigram", "unk_id": 0, "byte_fallback": false,
+          "vocab": [["<unk>", 0.0], ["a", -1.0]]}})",
+       "Unigram"},
+      {R"({"model": {"unk_id": 0, "vocab": [["<unk>", 0.0], ["a", -1.0]]}})",
+       "Unigram"},
+      {R"({"model": {"unk_token": "[UNK]", "continuing_subword_prefix": "##",
+          "max_input_chars_per_word": 100, "vocab": {"[UNK]": 0, "a": 1}}})",
+       "WordPiece"},
+      {R"({"model": {"vocab": {"[UNK]": 0, "a": 1}, "unk_token": "[UNK]"}})",
+       "WordLevel"},
+  };
+  for (const auto& [j, type] : kCases) {
+    auto tok = ParseHfTokenizer(j, {}, "u/tokenizer.json");
+    ASSERT_FALSE(tok.ok()) << j;
+    const std::string msg(tok.status().message());
+    EXPECT_NE(msg.find(absl::StrCat("unsupported model type '", type, "'")),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("u/tokenizer.json"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("model.vocab"), std::string::npos) << msg;
+  }
 }
 
 TEST(HfTokenizer, MalformedFilesAreErrorsNotCrashes) {
