@@ -321,13 +321,35 @@ absl::Status RunInfo(const InfoArgs& a) {
 // --- tokenize
 
 struct TokenizeArgs {
-  std::string model, text_file;
+  std::string model, text_file, texts_file;
   bool json = false;
   bool no_special = false;
 };
 
 absl::Status RunTokenize(const TokenizeArgs& a) {
   QG_RETURN_IF_ERROR(CheckModelDir(a.model, /*need_config=*/false));
+  if (a.text_file.empty() == a.texts_file.empty()) {
+    return absl::InvalidArgumentError(
+        "give exactly one of --text-file and --texts-file");
+  }
+  if (!a.texts_file.empty()) {
+    // One JSON string per line in, one {"ids": [...]} per line out.
+    QG_ASSIGN_OR_RETURN(std::string all, ReadFileToString(a.texts_file));
+    QG_ASSIGN_OR_RETURN(auto tok, model::LoadTokenizer(a.model));
+    std::istringstream in(all);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      if (line.empty()) continue;
+      json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (!j.is_string()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--texts-file ", a.texts_file, ":", n, ": not a JSON string"));
+      }
+      std::vector<int> ids = tok->Encode(j.get<std::string>(), !a.no_special);
+      std::printf("%s\n", json({{"ids", ids}}).dump().c_str());
+    }
+    return absl::OkStatus();
+  }
   QG_ASSIGN_OR_RETURN(std::string text, ReadText(a.text_file));
   QG_ASSIGN_OR_RETURN(auto tok, model::LoadTokenizer(a.model));
   std::vector<int> ids = tok->Encode(text, !a.no_special);
@@ -481,8 +503,11 @@ void RegisterModelCommands(CLI::App& app) {
                    "Folder with tokenizer.json or tokenizer.model (+ "
                    "tokenizer_config.json); weights are not needed")
       ->required();
-  tk_cmd->add_option("--text-file", tk->text_file, "UTF-8 text to encode")
-      ->required();
+  tk_cmd->add_option("--text-file", tk->text_file, "UTF-8 text to encode");
+  tk_cmd->add_option("--texts-file", tk->texts_file,
+                     "Instead of --text-file: JSON Lines, one JSON string per "
+                     "line, each encoded alone; prints one {\"ids\": [...]} "
+                     "line per text");
   tk_cmd->add_flag("--json", tk->json, "Print {\"ids\": [...]}");
   tk_cmd->add_flag("--no-special-tokens", tk->no_special,
                    "Do not add BOS/EOS (add_special_tokens=False)");
