@@ -175,18 +175,55 @@ def test_shared_tokenizer_with_special_tokens(qgrid_torch, tmp_path, rel):
     _compare(f"{rel} (transformers tokenizer(text))", TEXTS, got, want)
 
 
-@pytest.mark.parametrize("rel,fname", SHARED_SPM)
-def test_shared_sentencepiece(qgrid_torch, tmp_path, rel, fname):
-    import sentencepiece as spm
+def _spm_dir(tmp_path, rel, fname, with_config):
+    """The SentencePiece model alone in a folder (so qgrid reads it, not a
+    tokenizer.json next to it), with the folder's tokenizer_config.json and
+    special_tokens_map.json when `with_config`."""
     src = need_shared(f"models/{rel}/{fname}")
-    # The model alone in a folder, so qgrid reads it (not tokenizer.json).
     d = tmp_path / "spm"
     d.mkdir()
     shutil.copy(src, d / "tokenizer.model")
+    if with_config:
+        for f in ("tokenizer_config.json", "special_tokens_map.json"):
+            if (src.parent / f).exists():
+                shutil.copy(src.parent / f, d / f)
+    return src, d
+
+
+def _without_specials(texts):
+    out = []
+    for t in texts:
+        for s in SPECIALS:
+            t = t.replace(s, " ")
+        out.append(t)
+    return out
+
+
+@pytest.mark.parametrize("rel,fname", SHARED_SPM)
+def test_shared_sentencepiece(qgrid_torch, tmp_path, rel, fname):
+    """Plain SentencePiece encoding (texts without special-token strings:
+    qgrid, as transformers' LlamaTokenizer, splits those off first, which
+    sentencepiece itself does not)."""
+    import sentencepiece as spm
+    src, d = _spm_dir(tmp_path, rel, fname, with_config=False)
     sp = spm.SentencePieceProcessor(model_file=str(src))
-    want = [sp.encode(t) for t in TEXTS]
-    got = _qgrid_ids(qgrid_torch, d, TEXTS, tmp_path, special=False)
-    _compare(f"{rel}/{fname} (sentencepiece)", TEXTS, got, want)
+    texts = _without_specials(TEXTS)
+    want = [sp.encode(t) for t in texts]
+    got = _qgrid_ids(qgrid_torch, d, texts, tmp_path, special=False)
+    _compare(f"{rel}/{fname} (sentencepiece)", texts, got, want)
+
+
+@pytest.mark.parametrize("rel", ["stories260K", "tokenizers/llama2"])
+def test_shared_sentencepiece_with_special_tokens(qgrid_torch, tmp_path, rel):
+    """tokenizer(text) of transformers on the SentencePiece folder: BOS as
+    tokenizer_config.json says, special-token strings in the text."""
+    transformers = pytest.importorskip("transformers")
+    _, d = _spm_dir(tmp_path, rel, "tokenizer.model", with_config=True)
+    ref = transformers.AutoTokenizer.from_pretrained(str(d))
+    want = [ref(t)["input_ids"] for t in TEXTS]
+    got = _qgrid_ids(qgrid_torch, d, TEXTS, tmp_path, special=True)
+    _compare(f"{rel} tokenizer.model (transformers tokenizer(text))", TEXTS,
+             got, want)
 
 
 # ------------------------------------------- tokenizers built by the package
