@@ -3,7 +3,8 @@
 Small random LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM
 checkpoints are built and written by transformers itself (save_pretrained),
 covering GQA, tied and untied embeddings, rope_scaling linear and llama3,
-an explicit head_dim, q/k/v bias, float32 and bfloat16. On the same token
+an explicit head_dim, q/k/v bias (Qwen2) and bias on every linear (LLaMA
+attention_bias + mlp_bias), float32 and bfloat16. On the same token
 batches:
 
 * `qgrid model logits` equals transformers' logits within 1e-5 (float32) on
@@ -73,6 +74,11 @@ CASES = {
     "qwen2-bias-tied": ("Qwen2ForCausalLM",
                         dict(num_key_value_heads=2, tie_word_embeddings=True,
                              rope_theta=1000000.0), torch.float32),
+    # LLaMA with attention_bias and mlp_bias (bias on all seven linears).
+    "llama-all-bias": ("LlamaForCausalLM",
+                       dict(num_key_value_heads=2, attention_bias=True,
+                            mlp_bias=True, tie_word_embeddings=False),
+                       torch.float32),
     # bfloat16 checkpoints, computed in bfloat16.
     "llama-gqa-bf16": ("LlamaForCausalLM",
                        dict(num_key_value_heads=2, tie_word_embeddings=False),
