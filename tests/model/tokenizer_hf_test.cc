@@ -19,6 +19,7 @@
 #include "model/hf_tokenizer_split.h"
 #include "model/sentencepiece.h"
 #include "model/tokenizer.h"
+#include "model/tokenizer_config.h"
 #include "model/unicode.h"
 #include "nlohmann/json.hpp"
 #include "tests/test_util.h"
@@ -466,6 +467,21 @@ std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// The folder's tokenizer.json with the semantics of the `tokenizers`
+// package (the file's own pipeline): tokenizer_config.json's settings but
+// no tokenizer class, so no class-specific rebuild (transformers 5's
+// LlamaTokenizer replaces the file's normalizer and pre-tokenizer, see
+// LlamaClassFollowsTransformers5Pipeline). The recorded reference ids of
+// the cases above are the file's.
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadFileSemantics(
+    const std::string& dir) {
+  auto cfg = ReadTokenizerConfig(dir);
+  if (!cfg.ok()) return cfg.status();
+  cfg->tokenizer_class.clear();
+  return ParseHfTokenizer(ReadFile(dir + "/tokenizer.json"), *cfg,
+                          dir + "/tokenizer.json");
+}
+
 void ExpectCases(const Tokenizer& tok, const HfCase* begin, const HfCase* end) {
   for (const HfCase* c = begin; c != end; ++c) {
     EXPECT_EQ(tok.Encode(c->text), c->ids) << "case " << c->name;
@@ -476,7 +492,7 @@ void ExpectCases(const Tokenizer& tok, const HfCase* begin, const HfCase* end) {
 
 TEST(HfTokenizer, Llama2JsonMatchesReference) {
   QG_REQUIRE_SHARED(dir, "models/tokenizers/llama2");
-  auto tok = LoadTokenizer(dir);  // prefers tokenizer.json
+  auto tok = LoadFileSemantics(dir);
   ASSERT_TRUE(tok.ok()) << tok.status();
   EXPECT_EQ((*tok)->kind(), "hf-bpe-metaspace");
   EXPECT_EQ((*tok)->vocab_size(), 32000);
@@ -488,7 +504,7 @@ TEST(HfTokenizer, Llama2JsonMatchesReference) {
 TEST(HfTokenizer, Llama2JsonAgreesWithSentencePieceOnWikiText) {
   QG_REQUIRE_SHARED(dir, "models/tokenizers/llama2");
   QG_REQUIRE_SHARED(wiki, "data/wikitext2/wiki.test.raw");
-  auto json_tok = LoadTokenizer(dir);
+  auto json_tok = LoadFileSemantics(dir);
   ASSERT_TRUE(json_tok.ok()) << json_tok.status();
   auto spm_tok = LoadSentencePieceTokenizer(dir + "/tokenizer.model", {});
   ASSERT_TRUE(spm_tok.ok()) << spm_tok.status();
@@ -581,7 +597,7 @@ TEST(HfTokenizer, WholeWikiTextMatchesReference) {
        {1, 1095, 6374, 1133, 4387, 1128, 1095, 29473, 781, 6374, 1133, 4387}},
   };
   for (const Expect& e : kExpect) {
-    auto tok = LoadTokenizer(dir + "/" + e.name);
+    auto tok = LoadFileSemantics(dir + "/" + e.name);
     ASSERT_TRUE(tok.ok()) << tok.status();
     std::vector<int> ids = (*tok)->Encode(text);
     EXPECT_EQ(ids.size(), e.count) << e.name;
@@ -591,6 +607,62 @@ TEST(HfTokenizer, WholeWikiTextMatchesReference) {
         << e.name;
     EXPECT_EQ(Fnv1a64OfIds(ids), e.fnv) << e.name;
   }
+}
+
+// transformers 5's LlamaTokenizer keeps only the vocab, merges and
+// post-processor of tokenizer.json and rebuilds the rest: no normalizer and
+// Metaspace(prepend_scheme first | always (legacy: true) | never
+// (add_prefix_space: false), split: false). qgrid used the file's legacy
+// normalizer (Prepend + Replace), so " Hello" gained a second "▁" and text
+// after a special token a "▁" that transformers' tokenizer(text) has not.
+// Ids recorded with transformers 5.17.0 (AutoTokenizer on the llama2 folder
+// with tokenizer_config.json as given, or legacy / add_prefix_space set).
+TEST(HfTokenizer, LlamaClassFollowsTransformers5Pipeline) {
+  QG_REQUIRE_SHARED(dir, "models/tokenizers/llama2");
+  struct Case {
+    const char* text;
+    std::vector<int> first, always, never;
+  };
+  const Case kCases[] = {
+      {" Hello world", {1, 15043, 3186}, {1, 15043, 3186}, {1, 15043, 3186}},
+      {"  leading and trailing spaces  ",
+       {1, 29871, 8236, 322, 25053, 8162, 259},
+       {1, 29871, 8236, 322, 25053, 8162, 259},
+       {1, 29871, 8236, 322, 25053, 8162, 259}},
+      {"<s>Hello</s>world",
+       {1, 1, 10994, 2, 11526},
+       {1, 1, 15043, 2, 3186},
+       {1, 1, 10994, 2, 11526}},
+      {"Hi <s> there</s>",
+       {1, 6324, 29871, 1, 727, 2},
+       {1, 6324, 29871, 1, 727, 2},
+       {1, 18567, 29871, 1, 727, 2}},
+      {"a\n b", {1, 263, 13, 289}, {1, 263, 13, 289}, {1, 29874, 13, 289}},
+      {"Hello", {1, 15043}, {1, 15043}, {1, 10994}},
+  };
+  auto cfg = ReadTokenizerConfig(dir);
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  ASSERT_EQ(cfg->tokenizer_class, "LlamaTokenizer");
+  const std::string json = ReadFile(dir + "/tokenizer.json");
+  TokenizerConfig legacy = *cfg, never = *cfg;
+  legacy.legacy = true;
+  never.add_prefix_space = false;
+  auto first_tok = ParseHfTokenizer(json, *cfg, "llama2");
+  auto always_tok = ParseHfTokenizer(json, legacy, "llama2");
+  auto never_tok = ParseHfTokenizer(json, never, "llama2");
+  ASSERT_TRUE(first_tok.ok() && always_tok.ok() && never_tok.ok());
+  for (const Case& c : kCases) {
+    EXPECT_EQ((*first_tok)->Encode(c.text), c.first) << c.text;
+    EXPECT_EQ((*always_tok)->Encode(c.text), c.always) << c.text;
+    EXPECT_EQ((*never_tok)->Encode(c.text), c.never) << c.text;
+  }
+  // LoadTokenizer reads the class from tokenizer_config.json.
+  auto loaded = LoadTokenizer(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->Encode(" Hello world"),
+            (std::vector<int>{1, 15043, 3186}));
+  // Decoding strips the one prepended space, as transformers' decoder.
+  EXPECT_EQ((*first_tok)->Decode({1, 15043, 3186}, true), "Hello world");
 }
 
 // The contract: const methods are safe to call concurrently.
