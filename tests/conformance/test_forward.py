@@ -16,11 +16,19 @@ batches:
   tokens of transformers' generate(do_sample=False), with EOS handling
   (finished rows continue with the pad id) from generation_config.json.
 
+Weights are redrawn so every component matters (unit-gain projections, norm
+weights around 1, nonzero biases); logits are of magnitude ~4-10.
+
+float32 (measured, transformers 5.17 / torch 2.11 vs qgrid on libtorch 1.13):
+max |difference| <= 7.4e-6 over all cases, the same as transformers' own
+distance to its float64 run on the same model (<= 7.4e-6).
+
 bfloat16: qgrid and transformers both compute in bf16 with float32 softmax
-and RMSNorm statistics, but summation orders differ and every bf16 rounding
-can flip one unit (2^-8 relative); the test requires the qgrid-vs-transformers
-difference to stay within BF16_TOL and well below the bf16-vs-fp32
-difference of transformers itself.
+and RMSNorm statistics, but summation orders differ and a bf16 rounding can
+flip one unit (2^-5 = 0.031 for logits in [4, 8)); measured <= 0.039 vs
+transformers' bf16 (whose own distance to float32 is 0.044). BF16_TOL = 0.1
+(about 3 units), and qgrid-bf16 must stay within twice transformers' own
+bf16-vs-fp32 distance of the float32 reference.
 """
 
 import json
@@ -33,7 +41,7 @@ import transformers
 from conftest import run_qgrid
 
 FP32_TOL = 1e-5
-BF16_TOL = 0.1  # absolute, on logits of magnitude ~5 (see the module doc)
+BF16_TOL = 0.1  # absolute, on logits of magnitude ~4 (see the module doc)
 
 VOCAB = 256
 
