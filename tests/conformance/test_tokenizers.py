@@ -93,6 +93,11 @@ def stress_texts(n=48, seed=13):
         "Only ASCII: The year 2024 had 365 days; pi is 3.14159.",
         "multiple   spaces\tand\ttabs\nnew\n\nlines\n   ",
         "".join(EMOJI), "".join(CJK),
+        # Letters, digits and emoji assigned after Unicode 14 (qgrid's and
+        # Python 3.11's tables): Kawi, CJK extension H, Cyrillic modifier
+        # letters, Kannada U+0CF3, emoji 15.
+        "a\U00011F04\U00011F05b c \U00031350\U00031351x \U0001E030 "
+        "\u0CF3ab \U0001FAE8 \U0001F6DC \U00011F50\U00011F51 12",
         # One string with a character of every general category.
         "".join(rng.choice(pools[c]) for c in cats),
     ]
