@@ -329,3 +329,7 @@ def test_greedy_generate_matches_transformers(qgrid_torch, model_dirs,
     ref_eos = _hf_generate(hf, rows, GEN_STEPS, eos=eos, pad=pad)
     assert q["eos_token_ids"] == eos and q["pad_token_id"] == pad
     assert q["new_ids"] == ref_eos, (name, q["new_ids"], ref_eos)
+    # Row 0 did end (by step 3) and continued with the pad id.
+    row0 = ref_eos[0]
+    end = next(i for i, t in enumerate(row0) if t in eos)
+    assert end <= 3 and all(t == pad for t in row0[end + 1:]), row0
