@@ -315,9 +315,13 @@ class DigitsPreTokenizer : public PreTokenizer {
   explicit DigitsPreTokenizer(bool individual) : individual_(individual) {}
   void Apply(std::vector<Piece>* pieces) const override {
     SplitEach(pieces, [this](const Piece& p) {
+      // tokenizers splits on char::is_numeric: every \p{N} character (Nd,
+      // Nl, No: "²", "½", "①", "٣", "Ⅳ"), not only ASCII digits.
       std::vector<Range> m;
-      for (size_t i = 0; i < p.text.size(); ++i) {
-        if (p.text[i] >= '0' && p.text[i] <= '9') m.emplace_back(i, i + 1);
+      for (size_t i = 0; i < p.text.size();) {
+        const unicode::DecodedChar c = unicode::DecodeAt(p.text, i);
+        if (unicode::IsNumber(c.cp)) m.emplace_back(i, i + c.len);
+        i += c.len;
       }
       return hf::SplitByMatches(p.text.size(), m,
                                 individual_ ? hf::SplitBehavior::kIsolated

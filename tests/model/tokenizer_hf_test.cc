@@ -567,7 +567,8 @@ uint64_t Fnv1a64OfIds(const std::vector<int>& ids) {
 
 // The whole WikiText-2 test file (1.29 MB) through each tokenizer.json: the
 // token count and the FNV-1a-64 of the ids (as little-endian int32) equal the
-// reference's (@huggingface/tokenizers 0.2.0, computed once).
+// reference's (@huggingface/tokenizers 0.2.0, computed once; SmolLM2's from
+// the Python tokenizers package 0.23.3, see below).
 TEST(HfTokenizer, WholeWikiTextMatchesReference) {
   QG_REQUIRE_SHARED(wiki, "data/wikitext2/wiki.test.raw");
   QG_REQUIRE_SHARED(dir, "models/tokenizers");
@@ -589,7 +590,9 @@ TEST(HfTokenizer, WholeWikiTextMatchesReference) {
        {796, 5199, 347, 2852, 353, 796, 220, 198, 5199, 347, 2852, 353}},
       {"smollm2-135m-instruct",
        301948,
-       0x155e8ad60138650fULL,
+       // The tokenizers package 0.23.3 (Python); the JS port's
+       // 0x155e8ad60138650f split only ASCII digits (DigitsSplitsEvery...).
+       0x9f7c1c956cbd30b8ULL,
        {446, 6356, 389, 9226, 352, 446, 3717, 6356, 389, 9226, 352, 314}},
       {"mistral-7b-instruct-v0.3",
        325946,
@@ -830,6 +833,41 @@ TEST(HfTokenizer, UnsupportedModelTypeIsNamedWithOrWithoutTypeField) {
         << msg;
     EXPECT_NE(msg.find("u/tokenizer.json"), std::string::npos) << msg;
     EXPECT_EQ(msg.find("model.vocab"), std::string::npos) << msg;
+  }
+}
+
+// The Digits pre-tokenizer split only ASCII 0-9; tokenizers splits on
+// char::is_numeric (every \p{N}), so "²³", "٣٤" or "ⅣⅤ" were kept whole
+// (and merged) where tokenizers isolates each digit. Found on SmolLM2
+// ("½¾ and ²³"). Ids from the tokenizers package 0.23.3 on this file.
+TEST(HfTokenizer, DigitsSplitsEveryUnicodeNumber) {
+  const std::string kJson = R"({"model": {"type": "BPE",
+      "vocab": {"1": 0, "2": 1, "²": 2, "³": 3, "x": 4, "²³": 5, "12": 6,
+                "٣": 7, "٤": 8, "٣٤": 9, "Ⅳ": 10, "Ⅴ": 11, "ⅣⅤ": 12,
+                "³x": 13},
+      "merges": ["1 2", "² ³", "٣ ٤", "Ⅳ Ⅴ", "³ x"]},
+    "pre_tokenizer": {"type": "Digits", "individual_digits": INDIVIDUAL}})";
+  struct Case {
+    const char* text;
+    std::vector<int> individual, contiguous;
+  };
+  const Case kCases[] = {
+      {"12", {0, 1}, {6}},
+      {"²³x", {2, 3, 4}, {5, 4}},
+      {"٣٤", {7, 8}, {9}},
+      {"ⅣⅤ", {10, 11}, {12}},
+      {"x12³x", {4, 0, 1, 3, 4}, {4, 6, 3, 4}},
+  };
+  for (bool individual : {true, false}) {
+    std::string j = kJson;
+    j.replace(j.find("INDIVIDUAL"), 10, individual ? "true" : "false");
+    auto tok = ParseHfTokenizer(j, {}, "digits.json");
+    ASSERT_TRUE(tok.ok()) << tok.status();
+    for (const Case& c : kCases) {
+      EXPECT_EQ((*tok)->Encode(c.text, false),
+                individual ? c.individual : c.contiguous)
+          << c.text << " individual=" << individual;
+    }
   }
 }
 
