@@ -76,6 +76,9 @@ WORDS = ["Hello", "world", "the", "quick", "brown", "fox", "It's", "we'll",
          "\u0645\u0631\u062d\u0628\u0627", "\u0928\u092e\u0938\u094d\u0924"
          "\u0947", "\u0394\u03b5\u03bb\u03c4\u03b1", "\u1100\u1161\u11a8",
          "\ufb01ne", "\u2460\u2461", "\u00bd", "x\u00b2", "https://a.b/c?d=1",
+         # Non-ASCII numbers (Nd, Nl, No) in runs: Digits splits every one.
+         "\u00bd\u00be and \u00b2\u00b3", "\u0661\u0662\u0663",
+         "\u2163\u2164", "12\u0663", "\u0967\u0968",
          "<s", "s>", "</", "<|", "|>"]
 WS = [" ", "  ", "   ", "\t", "\n", "\n\n", "\r\n", " \n ", "\u00a0",
       "\u3000", "\u2028", "\u200b", "\u2003", "\t \t", "\x0b", "\x0c",
@@ -93,6 +96,7 @@ def stress_texts(n=48, seed=13):
         "Only ASCII: The year 2024 had 365 days; pi is 3.14159.",
         "multiple   spaces\tand\ttabs\nnew\n\nlines\n   ",
         "".join(EMOJI), "".join(CJK),
+        "\u00bd\u00be and \u00b2\u00b3 \u2460\u2461\u2462 \u0663\u0664",
         # Letters, digits and emoji assigned after Unicode 14 (qgrid's and
         # Python 3.11's tables): Kawi, CJK extension H, Cyrillic modifier
         # letters, Kannada U+0CF3, emoji 15.
