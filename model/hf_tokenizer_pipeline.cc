@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <iterator>
 #include <optional>
 #include <unordered_map>
@@ -334,6 +335,54 @@ class DigitsPreTokenizer : public PreTokenizer {
   bool individual_;
 };
 
+// tokenizers' is_punc: char::is_ascii_punctuation (which includes ASCII
+// symbols such as $+<=>^`|~) or the unicode_categories crate's
+// is_punctuation, whose tables predate Unicode 9: of today's (Unicode 14)
+// P* characters these are not punctuation there, and two characters that
+// have left P since still are. Found by running tokenizers 0.23.3's
+// Punctuation pre-tokenizer on every code point.
+bool IsTokenizersPunctuation(char32_t cp) {
+  if (cp < 0x80) return std::ispunct(static_cast<int>(cp)) != 0;
+  if (cp == 0x166D || cp == 0x111C9) return true;
+  static constexpr std::pair<char32_t, char32_t> kNewer[] = {
+      {0x61D, 0x61D},     {0x9FD, 0x9FD},     {0xA76, 0xA76},
+      {0xC77, 0xC77},     {0xC84, 0xC84},     {0x1B7D, 0x1B7E},
+      {0x2E43, 0x2E4F},   {0x2E52, 0x2E5D},   {0x10EAD, 0x10EAD},
+      {0x10F55, 0x10F59}, {0x10F86, 0x10F89}, {0x1144B, 0x1144F},
+      {0x1145A, 0x1145B}, {0x1145D, 0x1145D}, {0x11660, 0x1166C},
+      {0x116B9, 0x116B9}, {0x1183B, 0x1183B}, {0x11944, 0x11946},
+      {0x119E2, 0x119E2}, {0x11A3F, 0x11A46}, {0x11A9A, 0x11A9C},
+      {0x11A9E, 0x11AA2}, {0x11C41, 0x11C45}, {0x11C70, 0x11C71},
+      {0x11EF7, 0x11EF8}, {0x11FFF, 0x11FFF}, {0x12FF1, 0x12FF2},
+      {0x16E97, 0x16E9A}, {0x16FE2, 0x16FE2}, {0x1E95E, 0x1E95F}};
+  for (const auto& [lo, hi] : kNewer) {
+    if (cp >= lo && cp <= hi) return false;
+  }
+  return unicode::IsPunctuation(cp);
+}
+
+// tokenizers' Punctuation: splits on every IsTokenizersPunctuation
+// character with the given behavior (default Isolated).
+class PunctuationPreTokenizer : public PreTokenizer {
+ public:
+  explicit PunctuationPreTokenizer(hf::SplitBehavior behavior)
+      : behavior_(behavior) {}
+  void Apply(std::vector<Piece>* pieces) const override {
+    SplitEach(pieces, [this](const Piece& p) {
+      std::vector<Range> m;
+      for (size_t i = 0; i < p.text.size();) {
+        const unicode::DecodedChar c = unicode::DecodeAt(p.text, i);
+        if (IsTokenizersPunctuation(c.cp)) m.emplace_back(i, i + c.len);
+        i += c.len;
+      }
+      return hf::SplitByMatches(p.text.size(), m, behavior_, false);
+    });
+  }
+
+ private:
+  hf::SplitBehavior behavior_;
+};
+
 enum class PrependScheme { kAlways, kFirst, kNever };
 
 class MetaspacePreTokenizer : public PreTokenizer {
@@ -438,13 +487,24 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(
   if (type == "WhitespaceSplit") {
     return std::unique_ptr<PreTokenizer>(new WhitespaceSplitPreTokenizer());
   }
+  static const std::pair<const char*, hf::SplitBehavior> kBehaviors[] = {
+      {"Removed", hf::SplitBehavior::kRemoved},
+      {"Isolated", hf::SplitBehavior::kIsolated},
+      {"MergedWithPrevious", hf::SplitBehavior::kMergedWithPrevious},
+      {"MergedWithNext", hf::SplitBehavior::kMergedWithNext},
+      {"Contiguous", hf::SplitBehavior::kContiguous}};
+  if (type == "Punctuation") {
+    const std::string b = JsonString(j, "behavior", "Isolated");
+    auto bit = std::find_if(std::begin(kBehaviors), std::end(kBehaviors),
+                            [&](const auto& kv) { return b == kv.first; });
+    if (bit == std::end(kBehaviors)) {
+      return Bad(where,
+                 absl::StrCat("Punctuation: unknown behavior '", b, "'"));
+    }
+    return std::unique_ptr<PreTokenizer>(
+        new PunctuationPreTokenizer(bit->second));
+  }
   if (type == "Split") {
-    static const std::pair<const char*, hf::SplitBehavior> kBehaviors[] = {
-        {"Removed", hf::SplitBehavior::kRemoved},
-        {"Isolated", hf::SplitBehavior::kIsolated},
-        {"MergedWithPrevious", hf::SplitBehavior::kMergedWithPrevious},
-        {"MergedWithNext", hf::SplitBehavior::kMergedWithNext},
-        {"Contiguous", hf::SplitBehavior::kContiguous}};
     std::string b = JsonString(j, "behavior");
     auto bit = std::find_if(std::begin(kBehaviors), std::end(kBehaviors),
                             [&](const auto& kv) { return b == kv.first; });
@@ -475,7 +535,7 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(
   return Bad(where,
              absl::StrCat("unsupported pre_tokenizer type '", type,
                           "' (supported: Sequence, ByteLevel, Split, Digits, "
-                          "Metaspace, WhitespaceSplit)"));
+                          "Metaspace, WhitespaceSplit, Punctuation)"));
 }
 
 namespace {

@@ -9,10 +9,11 @@
 * Tokenizers that the `tokenizers` package builds here, one per model type
   and pre-tokenizer / normalizer that decoder-only checkpoints ship: BPE
   with ByteLevel, Metaspace, Split (GPT-2 / LLaMA-3 / Qwen2 regexes and a
-  literal string), Digits, WhitespaceSplit, Sequence; NFC, Replace, Prepend,
-  Strip; byte fallback; TemplateProcessing. Components qgrid does not
-  implement (Unigram, WordPiece, WordLevel, Whitespace, Punctuation, NFKC,
-  ...) must be refused with an error naming them.
+  literal string), Digits, WhitespaceSplit, Punctuation, Sequence; NFC,
+  Replace, Prepend, Strip; byte fallback; TemplateProcessing. Components
+  qgrid does not implement (Unigram, WordPiece, WordLevel, Whitespace,
+  UnicodeScripts, NFKC, Lowercase, regex Replace) must be refused with an
+  error naming them.
 
 On generated stress text: every Unicode general category, whitespace runs,
 emoji (ZWJ sequences, flags, skin tones), CJK, combining marks, and
@@ -359,9 +360,16 @@ def _pipelines():
     P["wordlevel"] = (_wordlevel, "WordLevel")
     P["pre-whitespace"] = (lambda: _train_bpe(pre_tokenizers.Whitespace()),
                            "Whitespace")
-    P["pre-punctuation"] = (lambda: _train_bpe(pre_tokenizers.Sequence([
-        pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])),
-        "Punctuation")
+    for behavior in ["isolated", "removed", "contiguous",
+                     "merged_with_previous", "merged_with_next"]:
+        P[f"bpe-punctuation-{behavior}"] = (
+            lambda behavior=behavior: _train_bpe(pre_tokenizers.Sequence([
+                pre_tokenizers.WhitespaceSplit(),
+                pre_tokenizers.Punctuation(behavior)])), None)
+    P["bpe-punctuation-bytelevel"] = (lambda: _train_bpe(
+        pre_tokenizers.Sequence([
+            pre_tokenizers.Punctuation(),
+            _byte_level(add_prefix_space=False)]), byte_level=True), None)
     P["pre-unicode-scripts"] = (lambda: _train_bpe(
         pre_tokenizers.UnicodeScripts()), "UnicodeScripts")
     P["norm-nfkc"] = (lambda: _train_bpe(

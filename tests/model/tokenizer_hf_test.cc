@@ -871,6 +871,43 @@ TEST(HfTokenizer, DigitsSplitsEveryUnicodeNumber) {
   }
 }
 
+// The Punctuation pre-tokenizer (was refused): ASCII punctuation includes
+// symbols ("$"); Unicode punctuation is the unicode_categories crate's
+// (U+2E5C, Unicode 14, is not; U+166D, Po before Unicode 12, is). Ids from
+// the tokenizers package 0.23.3 on this file.
+TEST(HfTokenizer, PunctuationFollowsTokenizersCategories) {
+  const std::string kJson = R"({"model": {"type": "BPE", "unk_token": "<unk>",
+      "vocab": {"<unk>": 0, "a": 1, "b": 2, ",": 3, "$": 4, "⹜": 5, "᙭": 6,
+                "a,": 7, "a$": 8, "a⹜": 9, "a᙭": 10, "!": 11, "!!": 12},
+      "merges": ["a ,", "a $", "a ⹜", "a ᙭", "! !"]},
+    "pre_tokenizer": {"type": "Punctuation", "behavior": "BEHAVIOR"}})";
+  struct Case {
+    const char* text;
+    std::vector<int> isolated, contiguous, removed;
+  };
+  const Case kCases[] = {
+      {"a,b", {1, 3, 2}, {1, 3, 2}, {1, 2}},
+      {"a$b", {1, 4, 2}, {1, 4, 2}, {1, 2}},
+      {"a⹜b", {9, 2}, {9, 2}, {9, 2}},
+      {"a᙭b", {1, 6, 2}, {1, 6, 2}, {1, 2}},
+      {"a!!b", {1, 11, 11, 2}, {1, 12, 2}, {1, 2}},
+  };
+  for (const char* behavior : {"Isolated", "Contiguous", "Removed"}) {
+    std::string j = kJson;
+    j.replace(j.find("BEHAVIOR"), 8, behavior);
+    auto tok = ParseHfTokenizer(j, {}, "punct.json");
+    ASSERT_TRUE(tok.ok()) << tok.status();
+    for (const Case& c : kCases) {
+      const std::string b = behavior;
+      EXPECT_EQ((*tok)->Encode(c.text, false), b == "Isolated" ? c.isolated
+                                               : b == "Contiguous"
+                                                   ? c.contiguous
+                                                   : c.removed)
+          << c.text << " " << behavior;
+    }
+  }
+}
+
 TEST(HfTokenizer, MalformedFilesAreErrorsNotCrashes) {
   const char* kBad[] = {
       R"({"model": {"type": "BPE", "vocab": [1, 2], "merges": []}})",
