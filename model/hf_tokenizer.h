@@ -8,8 +8,8 @@
 //   normalizers: Sequence, Prepend, Replace (string pattern), Strip, NFC;
 //   pre-tokenizers: Sequence, ByteLevel (GPT-2 regex + byte-to-unicode map),
 //     Split (GPT-2 / LLaMA-3 / Qwen2 regexes, or a literal string), Digits,
-//     Metaspace (prepend_scheme first/always/never, split), WhitespaceSplit,
-//     Punctuation;
+//     Metaspace (prepend_scheme first/always/never, split), Whitespace,
+//     WhitespaceSplit, Punctuation;
 //   model: BPE (other types, given or implied when "type" is absent, are
 //     refused by name) with merges as "a b" strings or ["a", "b"] pairs, byte
 //     fallback to <0xXX>, unk (fuse_unk), ignore_merges,

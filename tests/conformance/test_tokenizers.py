@@ -9,9 +9,9 @@
 * Tokenizers that the `tokenizers` package builds here, one per model type
   and pre-tokenizer / normalizer that decoder-only checkpoints ship: BPE
   with ByteLevel, Metaspace, Split (GPT-2 / LLaMA-3 / Qwen2 regexes and a
-  literal string), Digits, WhitespaceSplit, Punctuation, Sequence; NFC,
-  Replace, Prepend, Strip; byte fallback; TemplateProcessing. Components
-  qgrid does not implement (Unigram, WordPiece, WordLevel, Whitespace,
+  literal string), Digits, Whitespace, WhitespaceSplit, Punctuation,
+  Sequence; NFC, Replace, Prepend, Strip; byte fallback; TemplateProcessing.
+  Components qgrid does not implement (Unigram, WordPiece, WordLevel,
   UnicodeScripts, NFKC, Lowercase, regex Replace) must be refused with an
   error naming them.
 
@@ -358,8 +358,11 @@ def _pipelines():
     P["unigram"] = (_unigram, "Unigram")
     P["wordpiece"] = (_wordpiece, "WordPiece")
     P["wordlevel"] = (_wordlevel, "WordLevel")
-    P["pre-whitespace"] = (lambda: _train_bpe(pre_tokenizers.Whitespace()),
-                           "Whitespace")
+    P["bpe-whitespace"] = (lambda: _train_bpe(pre_tokenizers.Whitespace()),
+                           None)
+    P["bpe-whitespace-digits"] = (lambda: _train_bpe(pre_tokenizers.Sequence([
+        pre_tokenizers.Whitespace(),
+        pre_tokenizers.Digits(individual_digits=True)])), None)
     for behavior in ["isolated", "removed", "contiguous",
                      "merged_with_previous", "merged_with_next"]:
         P[f"bpe-punctuation-{behavior}"] = (

@@ -908,6 +908,28 @@ TEST(HfTokenizer, PunctuationFollowsTokenizersCategories) {
   }
 }
 
+// The Whitespace pre-tokenizer (was refused): runs of \w and of [^\w\s],
+// with Oniguruma's \w: "²" (No) is not a word character, "Ⓐ" (So,
+// Alphabetic) and ZWJ (Join_Control) are. Ids from the tokenizers package
+// 0.23.3 on this file.
+TEST(HfTokenizer, WhitespaceSplitsWordAndOtherRunsAsOniguruma) {
+  const std::string kJson = R"({"model": {"type": "BPE", "unk_token": "<unk>",
+      "vocab": {"<unk>": 0, "a": 1, "b": 2, "²": 3, "a²": 4, "Ⓐ": 5, "Ⓐb": 6,
+                ",": 7, "!": 8, "!!": 9, ",!": 10, "\u200d": 11,
+                "a\u200d": 12, "a\u200db": 13, "_": 14, "a_": 15},
+      "merges": ["a ²", "Ⓐ b", "! !", ", !", "a \u200d", "a\u200d b",
+                 "a _"]},
+    "pre_tokenizer": {"type": "Whitespace"}})";
+  auto tok = ParseHfTokenizer(kJson, {}, "ws.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("a²b", false), (std::vector<int>{1, 3, 2}));
+  EXPECT_EQ((*tok)->Encode("Ⓐb a", false), (std::vector<int>{6, 1}));
+  EXPECT_EQ((*tok)->Encode("a,!! b", false), (std::vector<int>{1, 7, 9, 2}));
+  EXPECT_EQ((*tok)->Encode("a\u200db", false), (std::vector<int>{13}));
+  EXPECT_EQ((*tok)->Encode("a_b\u3000\u3000,", false),
+            (std::vector<int>{15, 2, 7}));
+}
+
 TEST(HfTokenizer, MalformedFilesAreErrorsNotCrashes) {
   const char* kBad[] = {
       R"({"model": {"type": "BPE", "vocab": [1, 2], "merges": []}})",
