@@ -5,7 +5,8 @@
 //     non-normalized ones on the raw text, normalized ones on the normalized
 //     text, with their content normalized too), honouring lstrip / rstrip /
 //     single_word;
-//   normalizers: Sequence, Prepend, Replace (string pattern), Strip, NFC;
+//   normalizers: Sequence, Prepend, Replace (string pattern), Strip, NFC,
+//     NFD, NFKC, NFKD;
 //   pre-tokenizers: Sequence, ByteLevel (GPT-2 regex + byte-to-unicode map),
 //     Split (GPT-2 / LLaMA-3 / Qwen2 regexes, or a literal string), Digits,
 //     Metaspace (prepend_scheme first/always/never, split), Whitespace,

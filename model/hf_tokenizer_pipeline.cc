@@ -172,9 +172,18 @@ class StripNormalizer : public Normalizer {
   bool left_, right_;
 };
 
-class NfcNormalizer : public Normalizer {
+// NFC, NFD, NFKC, NFKD with the tokenizers package's (older) Unicode
+// normalization tables (unicode::TokenizersNormalize).
+class UnicodeFormNormalizer : public Normalizer {
  public:
-  void Apply(std::string* s) const override { *s = unicode::NormalizeNfc(*s); }
+  UnicodeFormNormalizer(bool compat, bool compose)
+      : compat_(compat), compose_(compose) {}
+  void Apply(std::string* s) const override {
+    *s = unicode::TokenizersNormalize(*s, compat_, compose_);
+  }
+
+ private:
+  bool compat_, compose_;
 };
 
 }  // namespace
@@ -213,10 +222,14 @@ absl::StatusOr<std::unique_ptr<Normalizer>> ParseNormalizer(
     return std::unique_ptr<Normalizer>(new StripNormalizer(
         JsonBool(j, "strip_left", true), JsonBool(j, "strip_right", true)));
   }
-  if (type == "NFC") return std::unique_ptr<Normalizer>(new NfcNormalizer());
+  if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
+    return std::unique_ptr<Normalizer>(
+        new UnicodeFormNormalizer(/*compat=*/type[2] == 'K',
+                                  /*compose=*/type.back() == 'C'));
+  }
   return Bad(where, absl::StrCat("unsupported normalizer type '", type,
                                  "' (supported: Sequence, Prepend, Replace, "
-                                 "Strip, NFC)"));
+                                 "Strip, NFC, NFD, NFKC, NFKD)"));
 }
 
 namespace {

@@ -10,10 +10,10 @@
   and pre-tokenizer / normalizer that decoder-only checkpoints ship: BPE
   with ByteLevel, Metaspace, Split (GPT-2 / LLaMA-3 / Qwen2 regexes and a
   literal string), Digits, Whitespace, WhitespaceSplit, Punctuation,
-  Sequence; NFC, Replace, Prepend, Strip; byte fallback; TemplateProcessing.
-  Components qgrid does not implement (Unigram, WordPiece, WordLevel,
-  UnicodeScripts, NFKC, Lowercase, regex Replace) must be refused with an
-  error naming them.
+  Sequence; NFC, NFD, NFKC, NFKD, Replace, Prepend, Strip; byte fallback;
+  TemplateProcessing. Components qgrid does not implement (Unigram,
+  WordPiece, WordLevel, UnicodeScripts, Lowercase, regex Replace) must be
+  refused with an error naming them.
 
 On generated stress text: every Unicode general category, whitespace runs,
 emoji (ZWJ sequences, flags, skin tones), CJK, combining marks, and
@@ -375,9 +375,13 @@ def _pipelines():
             _byte_level(add_prefix_space=False)]), byte_level=True), None)
     P["pre-unicode-scripts"] = (lambda: _train_bpe(
         pre_tokenizers.UnicodeScripts()), "UnicodeScripts")
-    P["norm-nfkc"] = (lambda: _train_bpe(
-        _byte_level(add_prefix_space=False), normalizer=normalizers.NFKC(),
-        byte_level=True), "NFKC")
+    for form in ["NFD", "NFKC", "NFKD"]:
+        P[f"bpe-{form.lower()}"] = (lambda form=form: _train_bpe(
+            _byte_level(add_prefix_space=False),
+            normalizer=getattr(normalizers, form)(), byte_level=True), None)
+    P["bpe-nfkc-metaspace"] = (lambda: _with_byte_tokens(_train_bpe(
+        pre_tokenizers.Metaspace(prepend_scheme="first"),
+        normalizer=normalizers.NFKC())), None)
     P["norm-lowercase"] = (lambda: _train_bpe(
         _byte_level(add_prefix_space=False),
         normalizer=normalizers.Lowercase(), byte_level=True), "Lowercase")
