@@ -686,4 +686,48 @@ absl::StatusOr<std::vector<int>> GreedyGenerate(const CausalLM& lm,
   return out;
 }
 
+absl::StatusOr<at::Tensor> GreedyGenerateBatch(
+    const CausalLM& lm, const at::Tensor& ids, const at::Tensor& attention_mask,
+    int max_new_tokens, const std::vector<int64_t>& eos_ids, int64_t pad_id) {
+  if (!ids.defined() || ids.dim() != 2 || ids.size(1) == 0) {
+    return absl::InvalidArgumentError(
+        "GreedyGenerateBatch: ids must be a non-empty [batch, seq]");
+  }
+  if (max_new_tokens < 1) {
+    return absl::InvalidArgumentError(
+        "GreedyGenerateBatch: max_new_tokens must be >= 1");
+  }
+  at::Tensor out;
+  absl::Status s = CatchTorch([&]() -> absl::Status {
+    const int64_t B = ids.size(0);
+    at::Tensor mask = attention_mask.defined()
+                          ? attention_mask.to(at::kLong).cpu()
+                          : at::ones(ids.sizes(), at::kLong);
+    at::Tensor eos = at::tensor(eos_ids, at::kLong);
+    at::Tensor done = at::zeros({B}, at::kBool);
+    at::Tensor step = ids.to(at::kLong);
+    std::vector<at::Tensor> steps;
+    KVCache cache;
+    for (int n = 0; n < max_new_tokens; ++n) {
+      QG_ASSIGN_OR_RETURN(at::Tensor logits, lm.Forward(step, mask, &cache));
+      at::Tensor next =
+          logits.select(1, logits.size(1) - 1).argmax(-1).cpu().to(at::kLong);
+      if (!eos_ids.empty()) {
+        // transformers: next = next * unfinished + pad * (1 - unfinished),
+        // then a row is finished once its (new) token is an EOS id.
+        next = at::where(done, at::full_like(next, pad_id), next);
+        done = done.logical_or(at::isin(next, eos));
+      }
+      steps.push_back(next);
+      if (done.all().item<bool>()) break;
+      mask = at::cat({mask, at::ones({B, 1}, at::kLong)}, 1);
+      step = next.view({B, 1});
+    }
+    out = at::stack(steps, 1);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 }  // namespace qgrid::model

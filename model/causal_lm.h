@@ -248,6 +248,18 @@ absl::StatusOr<std::vector<int>> GreedyGenerate(const CausalLM& lm,
                                                 int max_new_tokens,
                                                 bool stop_at_eos = true);
 
+// Greedy decoding of a batch as transformers' generate(do_sample=False):
+// `ids` [B, T] int64, left-padded when rows differ in length, with
+// `attention_mask` [B, T] (undefined: all ones). Each step appends every
+// row's argmax (KV-cached, positions from the mask); a row that has produced
+// one of `eos_ids` continues with `pad_id`, and decoding stops early once
+// every row has. Returns only the new tokens, [B, steps] int64 with
+// steps <= max_new_tokens.
+absl::StatusOr<at::Tensor> GreedyGenerateBatch(
+    const CausalLM& lm, const at::Tensor& ids, const at::Tensor& attention_mask,
+    int max_new_tokens, const std::vector<int64_t>& eos_ids = {},
+    int64_t pad_id = 0);
+
 }  // namespace qgrid::model
 
 #endif  // QGRID_MODEL_CAUSAL_LM_H_

@@ -88,7 +88,7 @@ class Reader {
 
  private:
   const json& j_;
-  const std::string& source_;
+  std::string source_;  // a copy: callers pass temporaries (StrCat)
 };
 
 #define QG_CFG_RETURN_IF_ERROR(expr) \
@@ -147,6 +147,8 @@ absl::StatusOr<ModelConfig> ModelConfig::FromJsonString(
   QG_CFG_RETURN_IF_ERROR(r.Bool("tie_word_embeddings", &c.tie_word_embeddings));
   QG_CFG_RETURN_IF_ERROR(r.String("hidden_act", &c.hidden_act));
   QG_CFG_RETURN_IF_ERROR(r.String("torch_dtype", &c.torch_dtype));
+  // transformers 5 writes "dtype" instead of "torch_dtype".
+  QG_CFG_RETURN_IF_ERROR(r.String("dtype", &c.torch_dtype));
   QG_CFG_RETURN_IF_ERROR(r.TokenId("bos_token_id", &c.bos_token_id));
   QG_CFG_RETURN_IF_ERROR(r.TokenId("eos_token_id", &c.eos_token_id));
   QG_CFG_RETURN_IF_ERROR(r.TokenId("pad_token_id", &c.pad_token_id));
@@ -192,17 +194,29 @@ absl::StatusOr<ModelConfig> ModelConfig::FromJsonString(
   if (c.rms_norm_eps <= 0) return r.Error("rms_norm_eps", "must be > 0");
   if (c.rope_theta <= 0) return r.Error("rope_theta", "must be > 0");
 
-  if (r.Present("rope_scaling")) {
-    const json& rs = j["rope_scaling"];
-    if (!rs.is_object()) return r.Error("rope_scaling", "expected an object");
-    Reader rr(rs, absl::StrCat(source, ": rope_scaling"));
+  // transformers >= 5 writes RoPE as "rope_parameters" (rope_theta, and
+  // rope_type with its scaling fields, inside), no longer rope_theta and
+  // rope_scaling at the top level; it is read the same way, its rope_theta
+  // taking precedence.
+  const char* rope_field = nullptr;
+  if (r.Present("rope_parameters")) {
+    rope_field = "rope_parameters";
+  } else if (r.Present("rope_scaling")) {
+    rope_field = "rope_scaling";
+  }
+  if (rope_field != nullptr) {
+    const json& rs = j[rope_field];
+    if (!rs.is_object()) return r.Error(rope_field, "expected an object");
+    Reader rr(rs, absl::StrCat(source, ": ", rope_field));
+    QG_CFG_RETURN_IF_ERROR(rr.Double("rope_theta", &c.rope_theta));
+    if (c.rope_theta <= 0) return rr.Error("rope_theta", "must be > 0");
     // transformers >= 4.43 writes "rope_type"; older files "type".
     std::string type;
     QG_CFG_RETURN_IF_ERROR(rr.String("type", &type));
     QG_CFG_RETURN_IF_ERROR(rr.String("rope_type", &type));
     if (type == "default") type = "";
     if (!type.empty() && type != "linear" && type != "llama3") {
-      return r.Error("rope_scaling",
+      return r.Error(rope_field,
                      absl::StrCat("type \"", type,
                                   "\" is not supported (supported: linear, "
                                   "llama3)"));

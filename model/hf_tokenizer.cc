@@ -333,11 +333,47 @@ absl::Status HfTokenizer::Init(const json& j, const TokenizerConfig& cfg,
     return Bad(where, "no \"model\" object");
   }
   QG_RETURN_IF_ERROR(model_.Parse(*model, where));
-  if (auto it = j.find("normalizer"); it != j.end() && !it->is_null()) {
-    QG_ASSIGN_OR_RETURN(normalizer_, hf::ParseNormalizer(*it, where));
+  json normalizer = j.value("normalizer", json());
+  json pre_tokenizer = j.value("pre_tokenizer", json());
+  json decoder = j.value("decoder", json());
+  const std::string& cls = cfg.tokenizer_class;
+  const bool llama = cls == "LlamaTokenizer" || cls == "LlamaTokenizerFast";
+  const bool code_llama =
+      cls == "CodeLlamaTokenizer" || cls == "CodeLlamaTokenizerFast";
+  if (llama || code_llama) {
+    // transformers 5's LlamaTokenizer / CodeLlamaTokenizer take only the
+    // vocab, merges and post-processor from tokenizer.json and rebuild the
+    // rest: no normalizer (the file's legacy Prepend("▁") + Replace(" ",
+    // "▁") goes), a Metaspace pre-tokenizer without splitting, prepending
+    // "▁" to the first piece ("first"; "always" for Llama with legacy: true;
+    // "never" with add_prefix_space: false). So " Hello" is "▁Hello", not
+    // "▁▁Hello", and text after a special token gets no "▁".
+    const bool prefix = cfg.add_prefix_space.value_or(true);
+    const char* scheme = !prefix                                 ? "never"
+                         : (llama && cfg.legacy.value_or(false)) ? "always"
+                                                                 : "first";
+    normalizer = json();
+    pre_tokenizer = {{"type", "Metaspace"},
+                     {"replacement", std::string(hf::kMetaspace)},
+                     {"prepend_scheme", scheme},
+                     {"split", false}};
+    json seq =
+        json::array({{{"type", "Replace"},
+                      {"pattern", {{"String", std::string(hf::kMetaspace)}}},
+                      {"content", " "}},
+                     {{"type", "ByteFallback"}},
+                     {{"type", "Fuse"}}});
+    if (prefix || code_llama) {
+      seq.push_back(
+          {{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
+    }
+    decoder = {{"type", "Sequence"}, {"decoders", seq}};
   }
-  if (auto it = j.find("pre_tokenizer"); it != j.end() && !it->is_null()) {
-    json pre = *it;
+  if (!normalizer.is_null()) {
+    QG_ASSIGN_OR_RETURN(normalizer_, hf::ParseNormalizer(normalizer, where));
+  }
+  if (!pre_tokenizer.is_null()) {
+    json pre = pre_tokenizer;
     // transformers' GPT2TokenizerFast sets a top-level ByteLevel
     // pre-tokenizer's add_prefix_space from tokenizer_config.json (default
     // false).
@@ -348,8 +384,8 @@ absl::Status HfTokenizer::Init(const json& j, const TokenizerConfig& cfg,
     }
     QG_ASSIGN_OR_RETURN(pre_tokenizer_, hf::ParsePreTokenizer(pre, where));
   }
-  if (auto it = j.find("decoder"); it != j.end() && !it->is_null()) {
-    QG_ASSIGN_OR_RETURN(decoder_, hf::ParseDecoder(*it, where));
+  if (!decoder.is_null()) {
+    QG_ASSIGN_OR_RETURN(decoder_, hf::ParseDecoder(decoder, where));
   }
   if (auto it = j.find("post_processor"); it != j.end()) {
     QG_RETURN_IF_ERROR(ParsePostProcessor(*it, where, &prefix_, &suffix_));
@@ -394,7 +430,6 @@ absl::Status HfTokenizer::Init(const json& j, const TokenizerConfig& cfg,
   pad_id_ = id_of(cfg.pad_token);
   // transformers' LlamaTokenizerFast rebuilds the template from
   // add_bos_token (default true) / add_eos_token (default false).
-  const std::string& cls = cfg.tokenizer_class;
   if (cls == "LlamaTokenizer" || cls == "LlamaTokenizerFast" ||
       cls == "CodeLlamaTokenizer" || cls == "CodeLlamaTokenizerFast") {
     if (bos_id_ < 0) bos_id_ = TokenId("<s>");

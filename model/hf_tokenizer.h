@@ -5,17 +5,24 @@
 //     non-normalized ones on the raw text, normalized ones on the normalized
 //     text, with their content normalized too), honouring lstrip / rstrip /
 //     single_word;
-//   normalizers: Sequence, Prepend, Replace (string pattern), Strip, NFC;
+//   normalizers: Sequence, Prepend, Replace (string pattern), Strip, NFC,
+//     NFD, NFKC, NFKD;
 //   pre-tokenizers: Sequence, ByteLevel (GPT-2 regex + byte-to-unicode map),
 //     Split (GPT-2 / LLaMA-3 / Qwen2 regexes, or a literal string), Digits,
-//     Metaspace (prepend_scheme first/always/never, split), WhitespaceSplit;
-//   model: BPE with merges as "a b" strings or ["a", "b"] pairs, byte
+//     Metaspace (prepend_scheme first/always/never, split), Whitespace,
+//     WhitespaceSplit, Punctuation;
+//   model: BPE (other types, given or implied when "type" is absent, are
+//     refused by name) with merges as "a b" strings or ["a", "b"] pairs, byte
 //     fallback to <0xXX>, unk (fuse_unk), ignore_merges,
 //     continuing_subword_prefix, end_of_word_suffix;
 //   post-processors: TemplateProcessing, ByteLevel, RobertaProcessing,
 //     BertProcessing, Sequence; for LlamaTokenizer-class tokenizers the
 //     template is rebuilt from tokenizer_config.json's add_bos_token /
-//     add_eos_token as transformers' LlamaTokenizerFast does, and for
+//     add_eos_token as transformers' LlamaTokenizerFast does, and so are
+//     the normalizer (none), pre-tokenizer (Metaspace, prepend_scheme
+//     first, always with legacy: true, never with add_prefix_space: false;
+//     no split) and decoder, as transformers 5's LlamaTokenizer (and
+//     CodeLlamaTokenizer) rebuild them from the file's vocab and merges; for
 //     GPT2Tokenizer-class ones a top-level ByteLevel pre-tokenizer takes
 //     add_prefix_space from it as GPT2TokenizerFast does;
 //   decoders: Sequence, ByteLevel, Metaspace, Replace, ByteFallback, Fuse,

@@ -12,11 +12,31 @@ namespace qgrid::model::hf {
 
 using nlohmann::json;
 
+namespace {
+
+// The model's type: its "type" field, or, for files written without one
+// (tokenizers reads its models untagged), the type its fields imply, so
+// that an unsupported model is refused by name rather than by a missing
+// BPE field.
+std::string ModelType(const json& m) {
+  std::string t = JsonString(m, "type");
+  if (!t.empty()) return t;
+  auto v = m.find("vocab");
+  if (v != m.end() && v->is_array()) return "Unigram";  // [[piece, score]]
+  if (m.contains("max_input_chars_per_word")) return "WordPiece";
+  if (v != m.end() && v->is_object() && !m.contains("merges")) {
+    return "WordLevel";
+  }
+  return "BPE";
+}
+
+}  // namespace
+
 absl::Status BpeModel::Parse(const json& m, const std::string& where) {
-  if (JsonString(m, "type", "BPE") != "BPE") {
-    return Bad(where,
-               absl::StrCat("unsupported model type '", JsonString(m, "type"),
-                            "' (supported: BPE)"));
+  const std::string type = ModelType(m);
+  if (type != "BPE") {
+    return Bad(where, absl::StrCat("unsupported model type '", type,
+                                   "' (supported: BPE)"));
   }
   auto v = m.find("vocab");
   if (v == m.end() || !v->is_object()) {

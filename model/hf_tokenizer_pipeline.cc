@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <iterator>
 #include <optional>
 #include <unordered_map>
@@ -171,9 +172,18 @@ class StripNormalizer : public Normalizer {
   bool left_, right_;
 };
 
-class NfcNormalizer : public Normalizer {
+// NFC, NFD, NFKC, NFKD with the tokenizers package's (older) Unicode
+// normalization tables (unicode::TokenizersNormalize).
+class UnicodeFormNormalizer : public Normalizer {
  public:
-  void Apply(std::string* s) const override { *s = unicode::NormalizeNfc(*s); }
+  UnicodeFormNormalizer(bool compat, bool compose)
+      : compat_(compat), compose_(compose) {}
+  void Apply(std::string* s) const override {
+    *s = unicode::TokenizersNormalize(*s, compat_, compose_);
+  }
+
+ private:
+  bool compat_, compose_;
 };
 
 }  // namespace
@@ -212,10 +222,14 @@ absl::StatusOr<std::unique_ptr<Normalizer>> ParseNormalizer(
     return std::unique_ptr<Normalizer>(new StripNormalizer(
         JsonBool(j, "strip_left", true), JsonBool(j, "strip_right", true)));
   }
-  if (type == "NFC") return std::unique_ptr<Normalizer>(new NfcNormalizer());
+  if (type == "NFC" || type == "NFD" || type == "NFKC" || type == "NFKD") {
+    return std::unique_ptr<Normalizer>(
+        new UnicodeFormNormalizer(/*compat=*/type[2] == 'K',
+                                  /*compose=*/type.back() == 'C'));
+  }
   return Bad(where, absl::StrCat("unsupported normalizer type '", type,
                                  "' (supported: Sequence, Prepend, Replace, "
-                                 "Strip, NFC)"));
+                                 "Strip, NFC, NFD, NFKC, NFKD)"));
 }
 
 namespace {
@@ -315,9 +329,13 @@ class DigitsPreTokenizer : public PreTokenizer {
   explicit DigitsPreTokenizer(bool individual) : individual_(individual) {}
   void Apply(std::vector<Piece>* pieces) const override {
     SplitEach(pieces, [this](const Piece& p) {
+      // tokenizers splits on char::is_numeric: every \p{N} character (Nd,
+      // Nl, No: "²", "½", "①", "٣", "Ⅳ"), not only ASCII digits.
       std::vector<Range> m;
-      for (size_t i = 0; i < p.text.size(); ++i) {
-        if (p.text[i] >= '0' && p.text[i] <= '9') m.emplace_back(i, i + 1);
+      for (size_t i = 0; i < p.text.size();) {
+        const unicode::DecodedChar c = unicode::DecodeAt(p.text, i);
+        if (unicode::IsNumber(c.cp)) m.emplace_back(i, i + c.len);
+        i += c.len;
       }
       return hf::SplitByMatches(p.text.size(), m,
                                 individual_ ? hf::SplitBehavior::kIsolated
@@ -328,6 +346,155 @@ class DigitsPreTokenizer : public PreTokenizer {
 
  private:
   bool individual_;
+};
+
+// tokenizers' is_punc: char::is_ascii_punctuation (which includes ASCII
+// symbols such as $+<=>^`|~) or the unicode_categories crate's
+// is_punctuation, whose tables predate Unicode 9: of today's (Unicode 14)
+// P* characters these are not punctuation there, and two characters that
+// have left P since still are. Found by running tokenizers 0.23.3's
+// Punctuation pre-tokenizer on every code point.
+bool IsTokenizersPunctuation(char32_t cp) {
+  if (cp < 0x80) return std::ispunct(static_cast<int>(cp)) != 0;
+  if (cp == 0x166D || cp == 0x111C9) return true;
+  static constexpr std::pair<char32_t, char32_t> kNewer[] = {
+      {0x61D, 0x61D},     {0x9FD, 0x9FD},     {0xA76, 0xA76},
+      {0xC77, 0xC77},     {0xC84, 0xC84},     {0x1B7D, 0x1B7E},
+      {0x2E43, 0x2E4F},   {0x2E52, 0x2E5D},   {0x10EAD, 0x10EAD},
+      {0x10F55, 0x10F59}, {0x10F86, 0x10F89}, {0x1144B, 0x1144F},
+      {0x1145A, 0x1145B}, {0x1145D, 0x1145D}, {0x11660, 0x1166C},
+      {0x116B9, 0x116B9}, {0x1183B, 0x1183B}, {0x11944, 0x11946},
+      {0x119E2, 0x119E2}, {0x11A3F, 0x11A46}, {0x11A9A, 0x11A9C},
+      {0x11A9E, 0x11AA2}, {0x11C41, 0x11C45}, {0x11C70, 0x11C71},
+      {0x11EF7, 0x11EF8}, {0x11FFF, 0x11FFF}, {0x12FF1, 0x12FF2},
+      {0x16E97, 0x16E9A}, {0x16FE2, 0x16FE2}, {0x1E95E, 0x1E95F}};
+  for (const auto& [lo, hi] : kNewer) {
+    if (cp >= lo && cp <= hi) return false;
+  }
+  return unicode::IsPunctuation(cp);
+}
+
+// tokenizers' Punctuation: splits on every IsTokenizersPunctuation
+// character with the given behavior (default Isolated).
+class PunctuationPreTokenizer : public PreTokenizer {
+ public:
+  explicit PunctuationPreTokenizer(hf::SplitBehavior behavior)
+      : behavior_(behavior) {}
+  void Apply(std::vector<Piece>* pieces) const override {
+    SplitEach(pieces, [this](const Piece& p) {
+      std::vector<Range> m;
+      for (size_t i = 0; i < p.text.size();) {
+        const unicode::DecodedChar c = unicode::DecodeAt(p.text, i);
+        if (IsTokenizersPunctuation(c.cp)) m.emplace_back(i, i + c.len);
+        i += c.len;
+      }
+      return hf::SplitByMatches(p.text.size(), m, behavior_, false);
+    });
+  }
+
+ private:
+  hf::SplitBehavior behavior_;
+};
+
+// \w of tokenizers' Whitespace regex (Oniguruma: Letter, Mark,
+// Decimal_Number, Connector_Punctuation, Join_Control, other Alphabetic, at
+// Oniguruma's Unicode version): \p{L}, \p{M}, \p{N}, Pc of qgrid's tables,
+// less the numbers that are not decimal digits (No: "²", "½", "①") and
+// plus the characters \w has beyond them (Join_Control, circled letters,
+// letters newer than Unicode 14). The exceptions were found by running
+// tokenizers 0.23.3's Whitespace pre-tokenizer on every code point.
+bool IsOnigWordChar(char32_t cp) {
+  if (cp < 0x80) return std::isalnum(static_cast<int>(cp)) != 0 || cp == '_';
+  auto in = [cp](const auto& table) {
+    for (const auto& [lo, hi] : table) {
+      if (cp >= lo && cp <= hi) return true;
+    }
+    return false;
+  };
+  static constexpr std::pair<char32_t, char32_t> kWordExtra[] = {
+      {0x897, 0x897},     {0xCF3, 0xCF3},     {0xECE, 0xECE},
+      {0x1C89, 0x1C8A},   {0x200C, 0x200D},   {0x24B6, 0x24E9},
+      {0xA7CB, 0xA7CD},   {0xA7DA, 0xA7DC},   {0x105C0, 0x105F3},
+      {0x10D40, 0x10D65}, {0x10D69, 0x10D6D}, {0x10D6F, 0x10D85},
+      {0x10EC2, 0x10EC4}, {0x10EFC, 0x10EFF}, {0x1123F, 0x11241},
+      {0x11380, 0x11389}, {0x1138B, 0x1138B}, {0x1138E, 0x1138E},
+      {0x11390, 0x113B5}, {0x113B7, 0x113C0}, {0x113C2, 0x113C2},
+      {0x113C5, 0x113C5}, {0x113C7, 0x113CA}, {0x113CC, 0x113D3},
+      {0x113E1, 0x113E2}, {0x116D0, 0x116E3}, {0x11BC0, 0x11BE0},
+      {0x11BF0, 0x11BF9}, {0x11F00, 0x11F10}, {0x11F12, 0x11F3A},
+      {0x11F3E, 0x11F42}, {0x11F50, 0x11F5A}, {0x1342F, 0x1342F},
+      {0x13440, 0x13455}, {0x13460, 0x143FA}, {0x16100, 0x16139},
+      {0x16D40, 0x16D6C}, {0x16D70, 0x16D79}, {0x18CFF, 0x18CFF},
+      {0x1B132, 0x1B132}, {0x1B155, 0x1B155}, {0x1CCF0, 0x1CCF9},
+      {0x1DF25, 0x1DF2A}, {0x1E030, 0x1E06D}, {0x1E08F, 0x1E08F},
+      {0x1E4D0, 0x1E4F9}, {0x1E5D0, 0x1E5FA}, {0x1F130, 0x1F149},
+      {0x1F150, 0x1F169}, {0x1F170, 0x1F189}, {0x2B739, 0x2B739},
+      {0x2EBF0, 0x2EE5D}, {0x31350, 0x323AF}};
+  static constexpr std::pair<char32_t, char32_t> kNotWord[] = {
+      {0xB2, 0xB3},       {0xB9, 0xB9},       {0xBC, 0xBE},
+      {0x9F4, 0x9F9},     {0xB72, 0xB77},     {0xBF0, 0xBF2},
+      {0xC78, 0xC7E},     {0xD58, 0xD5E},     {0xD70, 0xD78},
+      {0xF2A, 0xF33},     {0x1369, 0x137C},   {0x17F0, 0x17F9},
+      {0x19DA, 0x19DA},   {0x2070, 0x2070},   {0x2074, 0x2079},
+      {0x2080, 0x2089},   {0x2150, 0x215F},   {0x2189, 0x2189},
+      {0x2460, 0x249B},   {0x24EA, 0x24FF},   {0x2776, 0x2793},
+      {0x2CFD, 0x2CFD},   {0x3192, 0x3195},   {0x3220, 0x3229},
+      {0x3248, 0x324F},   {0x3251, 0x325F},   {0x3280, 0x3289},
+      {0x32B1, 0x32BF},   {0xA830, 0xA835},   {0x10107, 0x10133},
+      {0x10175, 0x10178}, {0x1018A, 0x1018B}, {0x102E1, 0x102FB},
+      {0x10320, 0x10323}, {0x10858, 0x1085F}, {0x10879, 0x1087F},
+      {0x108A7, 0x108AF}, {0x108FB, 0x108FF}, {0x10916, 0x1091B},
+      {0x109BC, 0x109BD}, {0x109C0, 0x109CF}, {0x109D2, 0x109FF},
+      {0x10A40, 0x10A48}, {0x10A7D, 0x10A7E}, {0x10A9D, 0x10A9F},
+      {0x10AEB, 0x10AEF}, {0x10B58, 0x10B5F}, {0x10B78, 0x10B7F},
+      {0x10BA9, 0x10BAF}, {0x10CFA, 0x10CFF}, {0x10E60, 0x10E7E},
+      {0x10F1D, 0x10F26}, {0x10F51, 0x10F54}, {0x10FC5, 0x10FCB},
+      {0x11052, 0x11065}, {0x111E1, 0x111F4}, {0x1173A, 0x1173B},
+      {0x118EA, 0x118F2}, {0x11C5A, 0x11C6C}, {0x11FC0, 0x11FD4},
+      {0x16B5B, 0x16B61}, {0x16E80, 0x16E96}, {0x1D2E0, 0x1D2F3},
+      {0x1D360, 0x1D378}, {0x1E8C7, 0x1E8CF}, {0x1EC71, 0x1ECAB},
+      {0x1ECAD, 0x1ECAF}, {0x1ECB1, 0x1ECB4}, {0x1ED01, 0x1ED2D},
+      {0x1ED2F, 0x1ED3D}, {0x1F100, 0x1F10C}};
+  if (in(kWordExtra)) return true;
+  if (in(kNotWord)) return false;
+  const bool pc = cp == 0x203F || cp == 0x2040 || cp == 0x2054 ||
+                  cp == 0xFE33 || cp == 0xFE34 ||
+                  (cp >= 0xFE4D && cp <= 0xFE4F) || cp == 0xFF3F;
+  return unicode::IsLetter(cp) || unicode::IsMark(cp) ||
+         unicode::IsNumber(cp) || pc;
+}
+
+// tokenizers' Whitespace: the matches of \w+|[^\w\s]+ (runs of word
+// characters, runs of other non-space characters); whitespace is dropped.
+class WhitespacePreTokenizer : public PreTokenizer {
+ public:
+  void Apply(std::vector<Piece>* pieces) const override {
+    SplitEach(pieces, [](const Piece& p) {
+      // 0: whitespace, 1: word, 2: other. Separators are the whitespace
+      // runs and the (empty) boundaries between word and other runs.
+      std::vector<Range> m;
+      int prev = 0;
+      for (size_t i = 0; i < p.text.size();) {
+        const unicode::DecodedChar c = unicode::DecodeAt(p.text, i);
+        const int cls = unicode::IsWhitespace(c.cp) ? 0
+                        : IsOnigWordChar(c.cp)      ? 1
+                                                    : 2;
+        if (cls == 0) {
+          if (!m.empty() && m.back().second == i && prev == 0) {
+            m.back().second = i + c.len;
+          } else {
+            m.emplace_back(i, i + c.len);
+          }
+        } else if (prev != 0 && prev != cls) {
+          m.emplace_back(i, i);  // a word / other boundary
+        }
+        prev = cls;
+        i += c.len;
+      }
+      return hf::SplitByMatches(p.text.size(), m, hf::SplitBehavior::kRemoved,
+                                false);
+    });
+  }
 };
 
 enum class PrependScheme { kAlways, kFirst, kNever };
@@ -431,16 +598,30 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(
         JsonString(j, "replacement", std::string(kMetaspace)), scheme,
         JsonBool(j, "split", true)));
   }
+  if (type == "Whitespace") {
+    return std::unique_ptr<PreTokenizer>(new WhitespacePreTokenizer());
+  }
   if (type == "WhitespaceSplit") {
     return std::unique_ptr<PreTokenizer>(new WhitespaceSplitPreTokenizer());
   }
+  static const std::pair<const char*, hf::SplitBehavior> kBehaviors[] = {
+      {"Removed", hf::SplitBehavior::kRemoved},
+      {"Isolated", hf::SplitBehavior::kIsolated},
+      {"MergedWithPrevious", hf::SplitBehavior::kMergedWithPrevious},
+      {"MergedWithNext", hf::SplitBehavior::kMergedWithNext},
+      {"Contiguous", hf::SplitBehavior::kContiguous}};
+  if (type == "Punctuation") {
+    const std::string b = JsonString(j, "behavior", "Isolated");
+    auto bit = std::find_if(std::begin(kBehaviors), std::end(kBehaviors),
+                            [&](const auto& kv) { return b == kv.first; });
+    if (bit == std::end(kBehaviors)) {
+      return Bad(where,
+                 absl::StrCat("Punctuation: unknown behavior '", b, "'"));
+    }
+    return std::unique_ptr<PreTokenizer>(
+        new PunctuationPreTokenizer(bit->second));
+  }
   if (type == "Split") {
-    static const std::pair<const char*, hf::SplitBehavior> kBehaviors[] = {
-        {"Removed", hf::SplitBehavior::kRemoved},
-        {"Isolated", hf::SplitBehavior::kIsolated},
-        {"MergedWithPrevious", hf::SplitBehavior::kMergedWithPrevious},
-        {"MergedWithNext", hf::SplitBehavior::kMergedWithNext},
-        {"Contiguous", hf::SplitBehavior::kContiguous}};
     std::string b = JsonString(j, "behavior");
     auto bit = std::find_if(std::begin(kBehaviors), std::end(kBehaviors),
                             [&](const auto& kv) { return b == kv.first; });
@@ -468,10 +649,11 @@ absl::StatusOr<std::unique_ptr<PreTokenizer>> ParsePreTokenizer(
     return std::unique_ptr<PreTokenizer>(new SplitPreTokenizer(
         re, literal, bit->second, JsonBool(j, "invert", false)));
   }
-  return Bad(where,
-             absl::StrCat("unsupported pre_tokenizer type '", type,
-                          "' (supported: Sequence, ByteLevel, Split, Digits, "
-                          "Metaspace, WhitespaceSplit)"));
+  return Bad(
+      where,
+      absl::StrCat("unsupported pre_tokenizer type '", type,
+                   "' (supported: Sequence, ByteLevel, Split, Digits, "
+                   "Metaspace, Whitespace, WhitespaceSplit, Punctuation)"));
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #include "model/unicode.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -120,7 +121,48 @@ constexpr char32_t kSBase = 0xAC00, kLBase = 0x1100, kVBase = 0x1161,
 constexpr int kLCount = 19, kVCount = 21, kTCount = 28;
 constexpr int kNCount = kVCount * kTCount, kSCount = kLCount * kNCount;
 
-void Decompose(char32_t cp, std::vector<char32_t>* out) {
+// Differences of the tokenizers package's normalization tables (found by
+// normalizing every code point with tokenizers 0.23.3 and Python's
+// unicodedata 14.0).
+constexpr std::pair<char32_t, char32_t> kNoDecompositionInTokenizers[] = {
+    {0x32FF, 0x32FF},   {0xA7F2, 0xA7F4},   {0xAB69, 0xAB69},
+    {0x10781, 0x10785}, {0x10787, 0x107B0}, {0x107B2, 0x107BA},
+    {0x11938, 0x11938}, {0x1F16C, 0x1F16C}, {0x1FBF0, 0x1FBF9}};
+constexpr std::pair<char32_t, char32_t> kNoCombiningClassInTokenizers[] = {
+    {0x7FD, 0x7FD},     {0x898, 0x89F},     {0x8CA, 0x8D3},
+    {0x9FE, 0x9FE},     {0x1ABF, 0x1ACE},   {0x1DF6, 0x1DFA},
+    {0x10D24, 0x10D27}, {0x10EAB, 0x10EAC}, {0x10F46, 0x10F50},
+    {0x10F82, 0x10F85}, {0x1145E, 0x1145E}, {0x11938, 0x11938},
+    {0x1E130, 0x1E136}, {0x1E2AE, 0x1E2AE}, {0x1E2EC, 0x1E2EF}};
+
+bool InRanges(char32_t cp, const std::pair<char32_t, char32_t>* begin,
+              const std::pair<char32_t, char32_t>* end) {
+  for (const auto* r = begin; r != end; ++r) {
+    if (cp >= r->first && cp <= r->second) return true;
+  }
+  return false;
+}
+
+bool OlderTablesDoNotDecompose(char32_t cp) {
+  return InRanges(cp, std::begin(kNoDecompositionInTokenizers),
+                  std::end(kNoDecompositionInTokenizers));
+}
+
+int Ccc(char32_t cp, bool older_tables) {
+  if (cp >= kInvalidBase) return 0;
+  if (older_tables && InRanges(cp, std::begin(kNoCombiningClassInTokenizers),
+                               std::end(kNoCombiningClassInTokenizers))) {
+    return 0;
+  }
+  return CombiningClass(cp);
+}
+
+void Decompose(char32_t cp, bool compat, bool older_tables,
+               std::vector<char32_t>* out) {
+  if (older_tables && OlderTablesDoNotDecompose(cp)) {
+    out->push_back(cp);
+    return;
+  }
   if (cp >= kSBase && cp < kSBase + kSCount) {
     const int s = cp - kSBase;
     out->push_back(kLBase + s / kNCount);
@@ -133,15 +175,28 @@ void Decompose(char32_t cp, std::vector<char32_t>* out) {
       kDecomposition, end, cp,
       [](const Decomposition& d, char32_t c) { return d.cp < c; });
   if (it == end || it->cp != cp) {
+    if (compat) {
+      const CompatDecomposition* cend =
+          kCompatDecomposition + kCompatDecompositionSize;
+      const CompatDecomposition* k = std::lower_bound(
+          kCompatDecomposition, cend, cp,
+          [](const CompatDecomposition& d, char32_t c) { return d.cp < c; });
+      if (k != cend && k->cp == cp) {
+        for (uint32_t i = 0; i < k->len; ++i) {
+          Decompose(kCompatData[k->offset + i], compat, older_tables, out);
+        }
+        return;
+      }
+    }
     out->push_back(cp);
     return;
   }
-  Decompose(it->first, out);
-  if (it->second) Decompose(it->second, out);
+  Decompose(it->first, compat, older_tables, out);
+  if (it->second) Decompose(it->second, compat, older_tables, out);
 }
 
 // The primary composite of (a, b), or 0.
-char32_t Compose(char32_t a, char32_t b) {
+char32_t Compose(char32_t a, char32_t b, bool older_tables) {
   if (a >= kLBase && a < kLBase + kLCount && b >= kVBase &&
       b < kVBase + kVCount) {
     return kSBase + ((a - kLBase) * kVCount + (b - kVBase)) * kTCount;
@@ -156,16 +211,27 @@ char32_t Compose(char32_t a, char32_t b) {
       [](const Composition& c, const std::pair<char32_t, char32_t>& k) {
         return c.first != k.first ? c.first < k.first : c.second < k.second;
       });
-  return it != end && it->first == a && it->second == b ? it->cp : 0;
+  if (it == end || it->first != a || it->second != b) return 0;
+  if (older_tables && OlderTablesDoNotDecompose(it->cp)) return 0;
+  return it->cp;
 }
 
 }  // namespace
 
-std::string NormalizeNfc(std::string_view s) {
+namespace {
+
+// Decomposition (canonical, plus compatibility when `compat`), canonical
+// ordering, then canonical composition when `compose`.
+std::string Normalize(std::string_view s, bool compat, bool compose,
+                      bool older_tables) {
+  // Below U+00A0 no character decomposes (compatibility mappings start at
+  // U+00A0, canonical ones at U+00C0) and all have class 0.
   bool simple = true;
   for (size_t i = 0; i < s.size() && simple;) {
     DecodedChar c = DecodeAt(s, i);
-    if (c.cp >= 0x300 && c.cp < kInvalidBase) simple = false;
+    if (c.cp >= (compat || !compose ? 0xA0 : 0x300) && c.cp < kInvalidBase) {
+      simple = false;
+    }
     i += c.len;
   }
   if (simple) return std::string(s);
@@ -177,24 +243,29 @@ std::string NormalizeNfc(std::string_view s) {
     if (c.cp >= kInvalidBase) {
       d.push_back(c.cp);
     } else {
-      Decompose(c.cp, &d);
+      Decompose(c.cp, compat, older_tables, &d);
     }
     i += c.len;
   }
   // 2. Canonical ordering: stable sort of each run of non-starters.
   for (size_t i = 0; i < d.size();) {
-    if (d[i] >= kInvalidBase || CombiningClass(d[i]) == 0) {
+    if (Ccc(d[i], older_tables) == 0) {
       ++i;
       continue;
     }
     size_t j = i;
-    while (j < d.size() && d[j] < kInvalidBase && CombiningClass(d[j]) != 0) {
-      ++j;
-    }
-    std::stable_sort(d.begin() + i, d.begin() + j, [](char32_t a, char32_t b) {
-      return CombiningClass(a) < CombiningClass(b);
-    });
+    while (j < d.size() && Ccc(d[j], older_tables) != 0) ++j;
+    std::stable_sort(d.begin() + i, d.begin() + j,
+                     [older_tables](char32_t a, char32_t b) {
+                       return Ccc(a, older_tables) < Ccc(b, older_tables);
+                     });
     i = j;
+  }
+  if (!compose) {
+    std::string r;
+    r.reserve(s.size());
+    for (char32_t c : d) AppendUtf8(c, &r);
+    return r;
   }
   // 3. Canonical composition.
   std::vector<char32_t> out;
@@ -202,12 +273,12 @@ std::string NormalizeNfc(std::string_view s) {
   int starter = -1;  // index in `out` of the last starter
   int last_ccc = 0;
   for (char32_t c : d) {
-    const int ccc = c >= kInvalidBase ? 0 : CombiningClass(c);
+    const int ccc = Ccc(c, older_tables);
     if (starter >= 0 && c < kInvalidBase) {
       // Not blocked: nothing between, or the last char's class is lower.
       const bool adjacent = static_cast<int>(out.size()) == starter + 1;
       if (adjacent || (last_ccc != 0 && last_ccc < ccc)) {
-        if (char32_t p = Compose(out[starter], c)) {
+        if (char32_t p = Compose(out[starter], c, older_tables)) {
           out[starter] = p;
           continue;
         }
@@ -225,6 +296,24 @@ std::string NormalizeNfc(std::string_view s) {
   r.reserve(s.size());
   for (char32_t c : out) AppendUtf8(c, &r);
   return r;
+}
+
+}  // namespace
+
+std::string NormalizeNfc(std::string_view s) {
+  return Normalize(s, /*compat=*/false, /*compose=*/true, false);
+}
+std::string NormalizeNfd(std::string_view s) {
+  return Normalize(s, /*compat=*/false, /*compose=*/false, false);
+}
+std::string NormalizeNfkc(std::string_view s) {
+  return Normalize(s, /*compat=*/true, /*compose=*/true, false);
+}
+std::string NormalizeNfkd(std::string_view s) {
+  return Normalize(s, /*compat=*/true, /*compose=*/false, false);
+}
+std::string TokenizersNormalize(std::string_view s, bool compat, bool compose) {
+  return Normalize(s, compat, compose, /*older_tables=*/true);
 }
 
 const char* TablesVersion() { return kUnicodeVersion; }

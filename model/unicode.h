@@ -49,6 +49,17 @@ int CombiningClass(char32_t cp);
 // unchanged. Text without code points >= U+0300 is returned as is (it is
 // always in NFC).
 std::string NormalizeNfc(std::string_view s);
+// The other forms: NFD (canonical decomposition and ordering), NFKC and
+// NFKD (compatibility decompositions as well: "ﬁ" -> "fi", "²" -> "2",
+// full-width -> ASCII).
+std::string NormalizeNfd(std::string_view s);
+std::string NormalizeNfkc(std::string_view s);
+std::string NormalizeNfkd(std::string_view s);
+// The same forms (compat: K forms; compose: C forms) as the `tokenizers`
+// package computes them: its unicode-normalization tables predate Unicode
+// 14, so the 73 characters whose (compatibility) decompositions and the 76
+// marks whose combining classes are newer keep themselves and class 0.
+std::string TokenizersNormalize(std::string_view s, bool compat, bool compose);
 
 // The Unicode version of the category tables.
 const char* TablesVersion();

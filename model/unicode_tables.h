@@ -43,6 +43,15 @@ struct Composition {
 extern const Composition kComposition[];
 extern const size_t kCompositionSize;
 
+// One level of compatibility decomposition ("<tag> ..." in UnicodeData):
+// cp -> kCompatData[offset .. offset + len). Sorted by cp.
+struct CompatDecomposition {
+  uint32_t cp, offset, len;
+};
+extern const CompatDecomposition kCompatDecomposition[];
+extern const size_t kCompatDecompositionSize;
+extern const uint32_t kCompatData[];
+
 extern const char kUnicodeVersion[];
 
 }  // namespace qgrid::model::unicode

@@ -4,7 +4,8 @@ version is recorded in the output):
   - sorted code-point ranges of the general categories the tokenizer
     pre-tokenizers need (\\p{L}, \\p{N}, \\p{M}, \\p{P});
   - NFC data: canonical combining classes, canonical decompositions, and the
-    primary composites (pairs that NFC recomposes).
+    primary composites (pairs that NFC recomposes);
+  - NFKC/NFKD data: compatibility decompositions.
 Run: python3 tools/gen_unicode_tables.py > model/unicode_tables.cc
 """
 import sys
@@ -81,5 +82,24 @@ for i in range(0, len(comp), 3):
     print("    " + " ".join(f"{{0x{a:X}, 0x{b:X}, 0x{c:X}}}," for a, b, c in comp[i:i + 3]))
 print("};")
 print("const size_t kCompositionSize = sizeof(kComposition) / sizeof(kComposition[0]);\n")
+# Compatibility decompositions (one level, tag dropped; NFKC/NFKD apply
+# them with the canonical ones, recursively): cp -> kCompatData[offset, +len).
+compat, data = [], []
+for cp in range(0x110000):
+    d = unicodedata.decomposition(chr(cp))
+    if not d.startswith("<"):
+        continue
+    parts = [int(x, 16) for x in d.split()[1:]]
+    compat.append((cp, len(data), len(parts)))
+    data.extend(parts)
+print("const CompatDecomposition kCompatDecomposition[] = {")
+for i in range(0, len(compat), 3):
+    print("    " + " ".join(f"{{0x{c:X}, {o}, {n}}}," for c, o, n in compat[i:i + 3]))
+print("};")
+print("const size_t kCompatDecompositionSize = sizeof(kCompatDecomposition) / sizeof(kCompatDecomposition[0]);\n")
+print("const uint32_t kCompatData[] = {")
+for i in range(0, len(data), 8):
+    print("    " + " ".join(f"0x{c:X}," for c in data[i:i + 8]))
+print("};\n")
 print(f'const char kUnicodeVersion[] = "{unicodedata.unidata_version}";\n')
 print("}  // namespace qgrid::model::unicode")

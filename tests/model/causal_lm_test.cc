@@ -291,6 +291,68 @@ TEST(CausalLMTiny, GqaBiasTiedAndUntiedModelsRunAndTrain) {
   }
 }
 
+// Batched greedy decoding of left-padded rows (GreedyGenerateBatch, as
+// transformers' generate) gives each row's one-by-one greedy tokens; after
+// an EOS a row continues with the pad id, and decoding stops once every row
+// has ended.
+TEST(CausalLMTiny, BatchedGreedyEqualsOneByOneAndPadsAfterEos) {
+  ModelConfig c = TinyConfig("llama", false);
+  auto lm = CausalLM::FromTensors(c, RandomTensors(c, 5));
+  ASSERT_TRUE(lm.ok()) << lm.status();
+  const std::vector<std::vector<int>> rows = {{3, 9, 4, 7, 1}, {12, 5}};
+  const int steps = 6;
+  std::vector<std::vector<int>> alone;
+  for (const auto& r : rows) {
+    auto g = GreedyGenerate(**lm, r, steps, /*stop_at_eos=*/false);
+    ASSERT_TRUE(g.ok()) << g.status();
+    alone.push_back(*g);
+  }
+  at::Tensor ids = at::zeros({2, 5}, at::kLong);
+  at::Tensor mask = at::zeros({2, 5}, at::kLong);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const int64_t pad = 5 - static_cast<int64_t>(rows[r].size());
+    for (size_t t = 0; t < rows[r].size(); ++t) {
+      ids[r][pad + t] = rows[r][t];
+      mask[r][pad + t] = 1;
+    }
+  }
+  auto out = GreedyGenerateBatch(**lm, ids, mask, steps);
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->sizes().vec(), (std::vector<int64_t>{2, steps}));
+  for (int r = 0; r < 2; ++r) {
+    for (int t = 0; t < steps; ++t) {
+      EXPECT_EQ((*out)[r][t].item<int64_t>(), alone[r][t]) << r << " " << t;
+    }
+  }
+  // Row 0's third token as EOS: row 0 ends there and is padded; decoding
+  // stops when row 1 has ended too (its own EOS: its second token).
+  const int64_t eos0 = alone[0][2], eos1 = alone[1][1];
+  auto stopped = GreedyGenerateBatch(**lm, ids, mask, steps, {eos0, eos1},
+                                     /*pad_id=*/49);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  std::vector<std::vector<int64_t>> got(2);
+  for (int r = 0; r < 2; ++r) {
+    for (int64_t t = 0; t < stopped->size(1); ++t) {
+      got[r].push_back((*stopped)[r][t].item<int64_t>());
+    }
+  }
+  // Expected: each row up to its first EOS, then 49s, until both ended.
+  auto first_eos = [&](const std::vector<int>& a) {
+    for (size_t t = 0; t < a.size(); ++t) {
+      if (a[t] == eos0 || a[t] == eos1) return static_cast<int>(t);
+    }
+    return static_cast<int>(a.size()) - 1;
+  };
+  const int end = std::max(first_eos(alone[0]), first_eos(alone[1]));
+  ASSERT_EQ(stopped->size(1), end + 1);
+  for (int r = 0; r < 2; ++r) {
+    const int e = first_eos(alone[r]);
+    for (int t = 0; t <= end; ++t) {
+      EXPECT_EQ(got[r][t], t <= e ? alone[r][t] : 49) << r << " " << t;
+    }
+  }
+}
+
 TEST(CausalLMTiny, InferenceRecordsNoGraph) {
   ModelConfig c = TinyConfig("llama", false);
   auto lm = CausalLM::FromTensors(c, RandomTensors(c));

@@ -66,6 +66,55 @@ TEST(ModelConfig, ParsesLlama3WithRopeScalingAndEosList) {
   EXPECT_EQ(c->ParameterCount(), 8030261248);
 }
 
+// transformers 5 saves RoPE as "rope_parameters" (theta inside, no
+// top-level rope_theta/rope_scaling) and the dtype as "dtype": reading only
+// the old fields gave theta 10000 and no scaling, so every position's
+// phases differed from transformers'.
+TEST(ModelConfig, ReadsTransformers5RopeParameters) {
+  auto c = Parse(R"({"model_type": "llama", "hidden_size": 64,
+    "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "num_key_value_heads": 2, "vocab_size": 256, "dtype": "bfloat16",
+    "rope_parameters": {"factor": 8.0, "high_freq_factor": 4.0,
+      "low_freq_factor": 1.0, "original_max_position_embeddings": 64,
+      "rope_theta": 500000.0, "rope_type": "llama3"}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_DOUBLE_EQ(c->rope_theta, 500000.0);
+  EXPECT_EQ(c->rope_scaling.type, "llama3");
+  EXPECT_DOUBLE_EQ(c->rope_scaling.factor, 8.0);
+  EXPECT_EQ(c->rope_scaling.original_max_position_embeddings, 64);
+  EXPECT_EQ(c->torch_dtype, "bfloat16");
+
+  auto d = Parse(R"({"model_type": "qwen2", "hidden_size": 64,
+    "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "vocab_size": 256, "rope_parameters": {"rope_theta": 1000000.0,
+    "rope_type": "default"}})");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_DOUBLE_EQ(d->rope_theta, 1000000.0);
+  EXPECT_EQ(d->rope_scaling.type, "");
+
+  auto l = Parse(R"({"model_type": "mistral", "hidden_size": 64,
+    "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "vocab_size": 256, "rope_parameters": {"rope_theta": 10000.0,
+    "rope_type": "linear", "factor": 2.0}})");
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ(l->rope_scaling.type, "linear");
+  EXPECT_DOUBLE_EQ(l->rope_scaling.factor, 2.0);
+
+  EXPECT_THAT(Err(R"({"model_type": "llama", "hidden_size": 64,
+    "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "vocab_size": 256, "rope_parameters": {"rope_type": "yarn"}})"),
+              HasSubstr("rope_parameters"));
+}
+
+// The error of a nested field names the file and the object (the reader
+// once kept a reference to a temporary source string).
+TEST(ModelConfig, NestedRopeErrorsNameTheSource) {
+  EXPECT_THAT(Err(R"({"model_type": "llama", "hidden_size": 64,
+    "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+    "vocab_size": 256, "rope_scaling": {"type": "linear", "factor": -1}})"),
+              HasSubstr("test/config.json: rope_scaling: field \"factor\""));
+}
+
 TEST(ModelConfig, ParsesLinearRopeScaling) {
   auto c = Parse(R"({"model_type": "llama", "hidden_size": 64,
     "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,

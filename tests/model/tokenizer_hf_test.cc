@@ -13,11 +13,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "model/hf_tokenizer.h"
 #include "model/hf_tokenizer_split.h"
 #include "model/sentencepiece.h"
 #include "model/tokenizer.h"
+#include "model/tokenizer_config.h"
 #include "model/unicode.h"
 #include "nlohmann/json.hpp"
 #include "tests/test_util.h"
@@ -465,6 +467,21 @@ std::string ReadFile(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// The folder's tokenizer.json with the semantics of the `tokenizers`
+// package (the file's own pipeline): tokenizer_config.json's settings but
+// no tokenizer class, so no class-specific rebuild (transformers 5's
+// LlamaTokenizer replaces the file's normalizer and pre-tokenizer, see
+// LlamaClassFollowsTransformers5Pipeline). The recorded reference ids of
+// the cases above are the file's.
+absl::StatusOr<std::unique_ptr<Tokenizer>> LoadFileSemantics(
+    const std::string& dir) {
+  auto cfg = ReadTokenizerConfig(dir);
+  if (!cfg.ok()) return cfg.status();
+  cfg->tokenizer_class.clear();
+  return ParseHfTokenizer(ReadFile(dir + "/tokenizer.json"), *cfg,
+                          dir + "/tokenizer.json");
+}
+
 void ExpectCases(const Tokenizer& tok, const HfCase* begin, const HfCase* end) {
   for (const HfCase* c = begin; c != end; ++c) {
     EXPECT_EQ(tok.Encode(c->text), c->ids) << "case " << c->name;
@@ -475,7 +492,7 @@ void ExpectCases(const Tokenizer& tok, const HfCase* begin, const HfCase* end) {
 
 TEST(HfTokenizer, Llama2JsonMatchesReference) {
   QG_REQUIRE_SHARED(dir, "models/tokenizers/llama2");
-  auto tok = LoadTokenizer(dir);  // prefers tokenizer.json
+  auto tok = LoadFileSemantics(dir);
   ASSERT_TRUE(tok.ok()) << tok.status();
   EXPECT_EQ((*tok)->kind(), "hf-bpe-metaspace");
   EXPECT_EQ((*tok)->vocab_size(), 32000);
@@ -487,7 +504,7 @@ TEST(HfTokenizer, Llama2JsonMatchesReference) {
 TEST(HfTokenizer, Llama2JsonAgreesWithSentencePieceOnWikiText) {
   QG_REQUIRE_SHARED(dir, "models/tokenizers/llama2");
   QG_REQUIRE_SHARED(wiki, "data/wikitext2/wiki.test.raw");
-  auto json_tok = LoadTokenizer(dir);
+  auto json_tok = LoadFileSemantics(dir);
   ASSERT_TRUE(json_tok.ok()) << json_tok.status();
   auto spm_tok = LoadSentencePieceTokenizer(dir + "/tokenizer.model", {});
   ASSERT_TRUE(spm_tok.ok()) << spm_tok.status();
@@ -550,7 +567,8 @@ uint64_t Fnv1a64OfIds(const std::vector<int>& ids) {
 
 // The whole WikiText-2 test file (1.29 MB) through each tokenizer.json: the
 // token count and the FNV-1a-64 of the ids (as little-endian int32) equal the
-// reference's (@huggingface/tokenizers 0.2.0, computed once).
+// reference's (@huggingface/tokenizers 0.2.0, computed once; SmolLM2's from
+// the Python tokenizers package 0.23.3, see below).
 TEST(HfTokenizer, WholeWikiTextMatchesReference) {
   QG_REQUIRE_SHARED(wiki, "data/wikitext2/wiki.test.raw");
   QG_REQUIRE_SHARED(dir, "models/tokenizers");
@@ -572,7 +590,9 @@ TEST(HfTokenizer, WholeWikiTextMatchesReference) {
        {796, 5199, 347, 2852, 353, 796, 220, 198, 5199, 347, 2852, 353}},
       {"smollm2-135m-instruct",
        301948,
-       0x155e8ad60138650fULL,
+       // The tokenizers package 0.23.3 (Python); the JS port's
+       // 0x155e8ad60138650f split only ASCII digits (DigitsSplitsEvery...).
+       0x9f7c1c956cbd30b8ULL,
        {446, 6356, 389, 9226, 352, 446, 3717, 6356, 389, 9226, 352, 314}},
       {"mistral-7b-instruct-v0.3",
        325946,
@@ -580,7 +600,7 @@ TEST(HfTokenizer, WholeWikiTextMatchesReference) {
        {1, 1095, 6374, 1133, 4387, 1128, 1095, 29473, 781, 6374, 1133, 4387}},
   };
   for (const Expect& e : kExpect) {
-    auto tok = LoadTokenizer(dir + "/" + e.name);
+    auto tok = LoadFileSemantics(dir + "/" + e.name);
     ASSERT_TRUE(tok.ok()) << tok.status();
     std::vector<int> ids = (*tok)->Encode(text);
     EXPECT_EQ(ids.size(), e.count) << e.name;
@@ -590,6 +610,62 @@ TEST(HfTokenizer, WholeWikiTextMatchesReference) {
         << e.name;
     EXPECT_EQ(Fnv1a64OfIds(ids), e.fnv) << e.name;
   }
+}
+
+// transformers 5's LlamaTokenizer keeps only the vocab, merges and
+// post-processor of tokenizer.json and rebuilds the rest: no normalizer and
+// Metaspace(prepend_scheme first | always (legacy: true) | never
+// (add_prefix_space: false), split: false). qgrid used the file's legacy
+// normalizer (Prepend + Replace), so " Hello" gained a second "▁" and text
+// after a special token a "▁" that transformers' tokenizer(text) has not.
+// Ids recorded with transformers 5.17.0 (AutoTokenizer on the llama2 folder
+// with tokenizer_config.json as given, or legacy / add_prefix_space set).
+TEST(HfTokenizer, LlamaClassFollowsTransformers5Pipeline) {
+  QG_REQUIRE_SHARED(dir, "models/tokenizers/llama2");
+  struct Case {
+    const char* text;
+    std::vector<int> first, always, never;
+  };
+  const Case kCases[] = {
+      {" Hello world", {1, 15043, 3186}, {1, 15043, 3186}, {1, 15043, 3186}},
+      {"  leading and trailing spaces  ",
+       {1, 29871, 8236, 322, 25053, 8162, 259},
+       {1, 29871, 8236, 322, 25053, 8162, 259},
+       {1, 29871, 8236, 322, 25053, 8162, 259}},
+      {"<s>Hello</s>world",
+       {1, 1, 10994, 2, 11526},
+       {1, 1, 15043, 2, 3186},
+       {1, 1, 10994, 2, 11526}},
+      {"Hi <s> there</s>",
+       {1, 6324, 29871, 1, 727, 2},
+       {1, 6324, 29871, 1, 727, 2},
+       {1, 18567, 29871, 1, 727, 2}},
+      {"a\n b", {1, 263, 13, 289}, {1, 263, 13, 289}, {1, 29874, 13, 289}},
+      {"Hello", {1, 15043}, {1, 15043}, {1, 10994}},
+  };
+  auto cfg = ReadTokenizerConfig(dir);
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  ASSERT_EQ(cfg->tokenizer_class, "LlamaTokenizer");
+  const std::string json = ReadFile(dir + "/tokenizer.json");
+  TokenizerConfig legacy = *cfg, never = *cfg;
+  legacy.legacy = true;
+  never.add_prefix_space = false;
+  auto first_tok = ParseHfTokenizer(json, *cfg, "llama2");
+  auto always_tok = ParseHfTokenizer(json, legacy, "llama2");
+  auto never_tok = ParseHfTokenizer(json, never, "llama2");
+  ASSERT_TRUE(first_tok.ok() && always_tok.ok() && never_tok.ok());
+  for (const Case& c : kCases) {
+    EXPECT_EQ((*first_tok)->Encode(c.text), c.first) << c.text;
+    EXPECT_EQ((*always_tok)->Encode(c.text), c.always) << c.text;
+    EXPECT_EQ((*never_tok)->Encode(c.text), c.never) << c.text;
+  }
+  // LoadTokenizer reads the class from tokenizer_config.json.
+  auto loaded = LoadTokenizer(dir);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->Encode(" Hello world"),
+            (std::vector<int>{1, 15043, 3186}));
+  // Decoding strips the one prepended space, as transformers' decoder.
+  EXPECT_EQ((*first_tok)->Decode({1, 15043, 3186}, true), "Hello world");
 }
 
 // The contract: const methods are safe to call concurrently.
@@ -729,6 +805,129 @@ TEST(HfTokenizer, UnsupportedComponentsAreErrorsNamingThem) {
       "merges": ["a b"]}})",
                                 {}, "m.json")
                    .ok());  // merge of unknown tokens
+}
+
+// A Unigram tokenizer.json written without a "type" (tokenizers reads its
+// models untagged) was read as BPE and refused with "model.vocab is missing
+// or not an object"; the error must name the model type instead, with or
+// without the field. WordPiece and WordLevel likewise.
+TEST(HfTokenizer, UnsupportedModelTypeIsNamedWithOrWithoutTypeField) {
+  const std::pair<const char*, const char*> kCases[] = {
+      {R"({"model": {"type": "Unigram", "unk_id": 0, "byte_fallback": false,
+          "vocab": [["<unk>", 0.0], ["a", -1.0]]}})",
+       "Unigram"},
+      {R"({"model": {"unk_id": 0, "vocab": [["<unk>", 0.0], ["a", -1.0]]}})",
+       "Unigram"},
+      {R"({"model": {"unk_token": "[UNK]", "continuing_subword_prefix": "##",
+          "max_input_chars_per_word": 100, "vocab": {"[UNK]": 0, "a": 1}}})",
+       "WordPiece"},
+      {R"({"model": {"vocab": {"[UNK]": 0, "a": 1}, "unk_token": "[UNK]"}})",
+       "WordLevel"},
+  };
+  for (const auto& [j, type] : kCases) {
+    auto tok = ParseHfTokenizer(j, {}, "u/tokenizer.json");
+    ASSERT_FALSE(tok.ok()) << j;
+    const std::string msg(tok.status().message());
+    EXPECT_NE(msg.find(absl::StrCat("unsupported model type '", type, "'")),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("u/tokenizer.json"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("model.vocab"), std::string::npos) << msg;
+  }
+}
+
+// The Digits pre-tokenizer split only ASCII 0-9; tokenizers splits on
+// char::is_numeric (every \p{N}), so "²³", "٣٤" or "ⅣⅤ" were kept whole
+// (and merged) where tokenizers isolates each digit. Found on SmolLM2
+// ("½¾ and ²³"). Ids from the tokenizers package 0.23.3 on this file.
+TEST(HfTokenizer, DigitsSplitsEveryUnicodeNumber) {
+  const std::string kJson = R"({"model": {"type": "BPE",
+      "vocab": {"1": 0, "2": 1, "²": 2, "³": 3, "x": 4, "²³": 5, "12": 6,
+                "٣": 7, "٤": 8, "٣٤": 9, "Ⅳ": 10, "Ⅴ": 11, "ⅣⅤ": 12,
+                "³x": 13},
+      "merges": ["1 2", "² ³", "٣ ٤", "Ⅳ Ⅴ", "³ x"]},
+    "pre_tokenizer": {"type": "Digits", "individual_digits": INDIVIDUAL}})";
+  struct Case {
+    const char* text;
+    std::vector<int> individual, contiguous;
+  };
+  const Case kCases[] = {
+      {"12", {0, 1}, {6}},
+      {"²³x", {2, 3, 4}, {5, 4}},
+      {"٣٤", {7, 8}, {9}},
+      {"ⅣⅤ", {10, 11}, {12}},
+      {"x12³x", {4, 0, 1, 3, 4}, {4, 6, 3, 4}},
+  };
+  for (bool individual : {true, false}) {
+    std::string j = kJson;
+    j.replace(j.find("INDIVIDUAL"), 10, individual ? "true" : "false");
+    auto tok = ParseHfTokenizer(j, {}, "digits.json");
+    ASSERT_TRUE(tok.ok()) << tok.status();
+    for (const Case& c : kCases) {
+      EXPECT_EQ((*tok)->Encode(c.text, false),
+                individual ? c.individual : c.contiguous)
+          << c.text << " individual=" << individual;
+    }
+  }
+}
+
+// The Punctuation pre-tokenizer (was refused): ASCII punctuation includes
+// symbols ("$"); Unicode punctuation is the unicode_categories crate's
+// (U+2E5C, Unicode 14, is not; U+166D, Po before Unicode 12, is). Ids from
+// the tokenizers package 0.23.3 on this file.
+TEST(HfTokenizer, PunctuationFollowsTokenizersCategories) {
+  const std::string kJson = R"({"model": {"type": "BPE", "unk_token": "<unk>",
+      "vocab": {"<unk>": 0, "a": 1, "b": 2, ",": 3, "$": 4, "⹜": 5, "᙭": 6,
+                "a,": 7, "a$": 8, "a⹜": 9, "a᙭": 10, "!": 11, "!!": 12},
+      "merges": ["a ,", "a $", "a ⹜", "a ᙭", "! !"]},
+    "pre_tokenizer": {"type": "Punctuation", "behavior": "BEHAVIOR"}})";
+  struct Case {
+    const char* text;
+    std::vector<int> isolated, contiguous, removed;
+  };
+  const Case kCases[] = {
+      {"a,b", {1, 3, 2}, {1, 3, 2}, {1, 2}},
+      {"a$b", {1, 4, 2}, {1, 4, 2}, {1, 2}},
+      {"a⹜b", {9, 2}, {9, 2}, {9, 2}},
+      {"a᙭b", {1, 6, 2}, {1, 6, 2}, {1, 2}},
+      {"a!!b", {1, 11, 11, 2}, {1, 12, 2}, {1, 2}},
+  };
+  for (const char* behavior : {"Isolated", "Contiguous", "Removed"}) {
+    std::string j = kJson;
+    j.replace(j.find("BEHAVIOR"), 8, behavior);
+    auto tok = ParseHfTokenizer(j, {}, "punct.json");
+    ASSERT_TRUE(tok.ok()) << tok.status();
+    for (const Case& c : kCases) {
+      const std::string b = behavior;
+      EXPECT_EQ((*tok)->Encode(c.text, false), b == "Isolated" ? c.isolated
+                                               : b == "Contiguous"
+                                                   ? c.contiguous
+                                                   : c.removed)
+          << c.text << " " << behavior;
+    }
+  }
+}
+
+// The Whitespace pre-tokenizer (was refused): runs of \w and of [^\w\s],
+// with Oniguruma's \w: "²" (No) is not a word character, "Ⓐ" (So,
+// Alphabetic) and ZWJ (Join_Control) are. Ids from the tokenizers package
+// 0.23.3 on this file.
+TEST(HfTokenizer, WhitespaceSplitsWordAndOtherRunsAsOniguruma) {
+  const std::string kJson = R"({"model": {"type": "BPE", "unk_token": "<unk>",
+      "vocab": {"<unk>": 0, "a": 1, "b": 2, "²": 3, "a²": 4, "Ⓐ": 5, "Ⓐb": 6,
+                ",": 7, "!": 8, "!!": 9, ",!": 10, "\u200d": 11,
+                "a\u200d": 12, "a\u200db": 13, "_": 14, "a_": 15},
+      "merges": ["a ²", "Ⓐ b", "! !", ", !", "a \u200d", "a\u200d b",
+                 "a _"]},
+    "pre_tokenizer": {"type": "Whitespace"}})";
+  auto tok = ParseHfTokenizer(kJson, {}, "ws.json");
+  ASSERT_TRUE(tok.ok()) << tok.status();
+  EXPECT_EQ((*tok)->Encode("a²b", false), (std::vector<int>{1, 3, 2}));
+  EXPECT_EQ((*tok)->Encode("Ⓐb a", false), (std::vector<int>{6, 1}));
+  EXPECT_EQ((*tok)->Encode("a,!! b", false), (std::vector<int>{1, 7, 9, 2}));
+  EXPECT_EQ((*tok)->Encode("a\u200db", false), (std::vector<int>{13}));
+  EXPECT_EQ((*tok)->Encode("a_b\u3000\u3000,", false),
+            (std::vector<int>{15, 2, 7}));
 }
 
 TEST(HfTokenizer, MalformedFilesAreErrorsNotCrashes) {

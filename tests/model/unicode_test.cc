@@ -61,4 +61,33 @@ TEST(Unicode, NfcMatchesPythonUnicodedata) {
 }
 
 }  // namespace
+// NFD / NFKC / NFKD (tokenizer.json normalizers qgrid refused before): the
+// Unicode 14 forms as Python's unicodedata computes them, and the forms of
+// the tokenizers package 0.23.3, whose older tables neither decompose
+// U+10798 (Unicode 14) nor compose U+11938 (Unicode 13) nor give U+1ABF a
+// combining class.
+TEST(Unicode, OtherFormsAndTokenizersTables) {
+  using unicode::TokenizersNormalize;
+  const std::string k = "\uFB01\u00B2\u00BD\uFF21";  // ﬁ ² ½ Ａ
+  EXPECT_EQ(unicode::NormalizeNfkc(k), "fi21\u20442A");
+  EXPECT_EQ(unicode::NormalizeNfkd(k), "fi21\u20442A");
+  EXPECT_EQ(unicode::NormalizeNfd(k), k);
+  EXPECT_EQ(unicode::NormalizeNfd("\u00E9"), "e\u0301");
+  EXPECT_EQ(unicode::NormalizeNfkc("\u00E9"), "\u00E9");
+  EXPECT_EQ(unicode::NormalizeNfd("\uAC01\u3131"), "\u1100\u1161\u11A8\u3131");
+  EXPECT_EQ(unicode::NormalizeNfkc("\uAC01\u3131"), "\uAC01\u1100");
+  EXPECT_EQ(unicode::NormalizeNfkc("\U00010798"), "\u0284");
+  EXPECT_EQ(unicode::NormalizeNfc("\U00011935\U00011930"), "\U00011938");
+  EXPECT_EQ(unicode::NormalizeNfd("a\u0301\u1ABF"), "a\u1ABF\u0301");
+
+  EXPECT_EQ(TokenizersNormalize(k, true, true), "fi21\u20442A");
+  EXPECT_EQ(TokenizersNormalize("\U00010798", true, true), "\U00010798");
+  EXPECT_EQ(TokenizersNormalize("\U00011935\U00011930", false, true),
+            "\U00011935\U00011930");
+  EXPECT_EQ(TokenizersNormalize("a\u0301\u1ABF", false, false),
+            "a\u0301\u1ABF");
+  EXPECT_EQ(TokenizersNormalize("\uAC01\u3131", true, false),
+            "\u1100\u1161\u11A8\u1100");
+}
+
 }  // namespace qgrid::model
