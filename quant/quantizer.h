@@ -11,7 +11,11 @@
 // The affine grid follows IST-DASLab/gptq quant.py (Quantizer.find_params):
 // per row, the range [min(0, min x), max(0, max x)]; symmetric grids use
 // max(|min|, max) and the fixed zero (2^bits)/2; q = clamp(round(x/s) + z,
-// 0, 2^bits - 1); x' = s (q - z).
+// 0, 2^bits - 1); x' = s (q - z). compressed-tensors (llm-compressor's
+// RTN) computes round(x/s + z) instead: with round-half-even the two differ
+// by one code at exact ties x/s = k + 0.5 when z is odd; qgrid keeps GPTQ's
+// order (tests/conformance/test_quantizers.py shows that is the only
+// difference).
 //
 // Integer forms are "export-exact": scales are rounded to fp16 (the dtype
 // every packed format stores) before the final dequantization, so a packed
