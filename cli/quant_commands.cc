@@ -38,6 +38,26 @@ void Fail(const std::string& msg) {
   ReportError("quantize", absl::InvalidArgumentError(msg));
 }
 
+// {"input_ids": [[...]], "attention_mask": [[...]]} of the calibration rows.
+absl::Status WriteCalibrationIds(const at::Tensor& ids, const at::Tensor& mask,
+                                 const std::string& path) {
+  auto rows = [](const at::Tensor& t) {
+    at::Tensor c = t.to(at::kLong).contiguous();
+    nlohmann::json out = nlohmann::json::array();
+    const int64_t* p = c.data_ptr<int64_t>();
+    for (int64_t r = 0; r < c.size(0); ++r)
+      out.push_back(
+          std::vector<int64_t>(p + r * c.size(1), p + (r + 1) * c.size(1)));
+    return out;
+  };
+  nlohmann::json j = {{"input_ids", rows(ids)}};
+  if (mask.defined()) j["attention_mask"] = rows(mask);
+  std::ofstream f(path);
+  f << j.dump() << "\n";
+  if (!f) return absl::PermissionDeniedError(path + ": write failed");
+  return absl::OkStatus();
+}
+
 void RunQuantize(const QuantizeArgs& a, CLI::App* cmd) {
   // ---- Build and validate everything before any heavy work.
   auto built = BuildQuantConfig(a.q, *cmd);
@@ -115,6 +135,14 @@ void RunQuantize(const QuantizeArgs& a, CLI::App* cmd) {
   report_json["weights_sha256"] = cell->weights_sha256;
   if (!cell->calibration.is_null())
     report_json["calibration"] = cell->calibration;
+  if (!a.calib.ids_out.empty() && cell->calibration_ids.defined()) {
+    if (auto s = WriteCalibrationIds(cell->calibration_ids,
+                                     cell->calibration_mask, a.calib.ids_out);
+        !s.ok()) {
+      ReportError("quantize", s);
+      return;
+    }
+  }
   const std::string report = report_json.dump(2);
   {
     std::ofstream f(fs::path(a.out) / "quant_report.json");

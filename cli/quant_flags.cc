@@ -35,6 +35,12 @@ void AddCalibFlags(CLI::App* cmd, CalibFlags* f, bool extra_aliases) {
   cmd->add_flag("--calib-packed", f->packed,
                 "Pack calibration task examples into full-length segments "
                 "instead of one example per (padded) sequence");
+  if (extra_aliases) {
+    cmd->add_option("--calib-ids-out", f->ids_out,
+                    "Also write the calibration token ids to this JSON file "
+                    "({\"input_ids\": [[...]], \"attention_mask\": "
+                    "[[...]]}), to rerun the same calibration elsewhere");
+  }
 }
 
 std::optional<eval::CalibrationSpec> CalibrationSpecOf(

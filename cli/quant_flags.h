@@ -47,6 +47,7 @@ struct CalibFlags {
   uint64_t seed = 42;
   std::string split;
   bool packed = false;
+  std::string ids_out;  // --calib-ids-out (qgrid quantize only)
 };
 // `extra_aliases`: also --calib-text (for --calib) and --seed (for
 // --calib-seed), `qgrid quantize`'s older spellings.

@@ -55,6 +55,8 @@ absl::StatusOr<QuantizedCell> QuantizeLoaded(
     QG_ASSIGN_OR_RETURN(eval::CalibrationSet set,
                         eval::BuildCalibrationSet(*lm->tokenizer(), spec));
     calib = set.ids;
+    out.calibration_ids = set.ids;
+    out.calibration_mask = set.attention_mask;
     out.calibration = {
         {"source", set.source},
         {"samples", spec.opts.n},

@@ -41,6 +41,9 @@ struct QuantizedCell {
   quant::QuantReport report;
   // {source, samples, seq_len, seed, packed}; null when not calibrated.
   nlohmann::json calibration;
+  // The calibration rows the quantizer saw ([n, seqlen] int64; undefined
+  // when not calibrated).
+  at::Tensor calibration_ids, calibration_mask;
   // SHA-256 over every linear's dense weight (name, shape, float32 bytes),
   // after quantization.
   std::string weights_sha256;

@@ -25,10 +25,11 @@ with scale_dtype=float16. Two cases differ by design:
 """
 
 import json
+import math
 
 import pytest
 
-from conftest import REPO, run_qgrid
+from conftest import REPO, need_shared, run_qgrid
 
 
 def _models():
@@ -151,3 +152,94 @@ def test_gptq_export_dequantizes_to_the_fake_quant_weights(qgrid_torch, method, 
         deq = (scales[g] * (q - zeros[g]).to(torch.float32)).T
         assert torch.equal(deq, w), f"{name}: max |Δ| {(deq - w).abs().max().item():.3g}"
     print(f"{method} {' '.join(map(str, extra))}: {len(layers)} layers dequantize exactly")
+
+
+def _perplexity(model, ids, seqlen):
+    import torch
+    nll, n = 0.0, 0
+    with torch.no_grad():
+        for i in range(ids.numel() // seqlen):
+            x = ids[:, i * seqlen:(i + 1) * seqlen]
+            logits = model(x).logits.float()
+            nll += torch.nn.functional.cross_entropy(
+                logits[0, :-1], x[0, 1:], reduction="sum").item()
+            n += seqlen - 1
+    return math.exp(nll / n)
+
+
+def _linear_inputs(model, ids):
+    """Every linear layer's inputs on the full-precision model."""
+    import torch
+    seen, hooks = {}, []
+    for name, mod in model.named_modules():
+        if isinstance(mod, torch.nn.Linear) and name != "lm_head":
+            hooks.append(mod.register_forward_hook(
+                lambda m, a, o, name=name: seen.setdefault(name, []).append(
+                    a[0].reshape(-1, a[0].shape[-1]).detach())))
+    with torch.no_grad():
+        model(ids)
+    for h in hooks:
+        h.remove()
+    return {k: torch.cat(v) for k, v in seen.items()}
+
+
+# Act-order is not compared: qgrid's is GPTQ's desc_act with groups taken
+# in the permuted order (a non-monotonic g_idx), which llm-compressor 0.14
+# no longer offers (actorder="group" was removed; "weight" keeps groups in
+# column order).
+@pytest.mark.xfail(strict=True, reason=(
+    "open deviation (issue 13 item 5): on qgrid-tiny qgrid's per-layer errors "
+    "on held-out WikiText run 10-27% above llm-compressor's (layer 0's q/k/v, "
+    "fed the same inputs, within 2-3%), perplexity within 0.9-1.6% (qgrid "
+    "lower with sym); the cause (input propagation between sublayers? group "
+    "scale timing?) is not found yet"))
+@pytest.mark.parametrize("sym,act_order", [(True, False), (False, False)],
+                         ids=["sym", "asym"])
+def test_gptq_matches_llm_compressors_gptq(qgrid_torch, sym, act_order, tmp_path):
+    """Item 5 (GPTQ): llm-compressor's GPTQModifier (W4, group 64, damp 0.01,
+    block 128) on the very calibration rows qgrid used (--calib-ids-out):
+    per-layer output reconstruction error on held-out text and perplexity
+    within 1% of qgrid's GPTQ."""
+    import torch
+    import transformers
+    from datasets import Dataset
+    from llmcompressor import oneshot
+    from llmcompressor.modifiers.quantization import GPTQModifier
+    src = REPO / "assets" / "qgrid-tiny"
+    fixtures = REPO / "tests" / "eval" / "fixtures"
+    ids_file, out = tmp_path / "calib.json", tmp_path / "qgrid"
+    run_qgrid(qgrid_torch, "quantize", "--model", src, "--method", "gptq", "--bits", 4,
+              "--group-size", 64, "--sym" if sym else "--asym",
+              "--act-order" if act_order else "--no-act-order",
+              "--calib", fixtures / "handmade_prose.txt", "--calib-samples", 16,
+              "--calib-seqlen", 64, "--calib-ids-out", ids_file, "--format", "fake",
+              "--out", out)
+    calib = json.loads(ids_file.read_text())
+    ref = transformers.AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)
+    theirs = transformers.AutoModelForCausalLM.from_pretrained(src, dtype=torch.float32)
+    weights = {"num_bits": 4, "type": "int", "symmetric": sym, "strategy": "group",
+               "group_size": 64, "actorder": "group" if act_order else None}
+    oneshot(model=theirs, dataset=Dataset.from_dict(calib),
+            recipe=GPTQModifier(config_groups={"g": {"targets": ["Linear"], "weights": weights}},
+                                ignore=["lm_head"], dampening_frac=0.01, block_size=128),
+            num_calibration_samples=len(calib["input_ids"]),
+            max_seq_length=len(calib["input_ids"][0]))
+    ours = transformers.AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32)
+    # Held-out text: WikiText-2's test split (not the calibration prose).
+    tok = transformers.AutoTokenizer.from_pretrained(src)
+    text = need_shared("data/wikitext2/wiki.test.raw").read_text(encoding="utf-8")[:40000]
+    ids = torch.tensor([tok(text).input_ids])
+    x = _linear_inputs(ref, ids[:, :256])
+    ref_mods, our_mods, their_mods = (dict(m.named_modules()) for m in (ref, ours, theirs))
+    worst = 0.0
+    for name, inp in x.items():
+        y = inp @ ref_mods[name].weight.T
+        e_ours = ((inp @ our_mods[name].weight.T - y).norm() / y.norm()).item()
+        e_theirs = ((inp @ their_mods[name].weight.T - y).norm() / y.norm()).item()
+        worst = max(worst, abs(e_ours - e_theirs) / e_theirs)
+    ppl_ref, ppl_ours, ppl_theirs = (_perplexity(m, ids, 64) for m in (ref, ours, theirs))
+    print(f"gptq w4 g64 {'sym' if sym else 'asym'}{' act-order' if act_order else ''}: "
+          f"worst per-layer reconstruction error gap {worst:.2%}, ppl fp {ppl_ref:.3f} "
+          f"qgrid {ppl_ours:.3f} llm-compressor {ppl_theirs:.3f}")
+    assert worst <= 0.01, f"a layer's reconstruction error differs by {worst:.2%}"
+    assert abs(ppl_ours - ppl_theirs) / ppl_theirs <= 0.01
