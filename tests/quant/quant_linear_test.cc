@@ -57,6 +57,39 @@ TEST(PackedLinear, ForwardEqualsFakeQuantForward) {
   }
 }
 
+TEST(PackedLinear, GroupSizeOfConsecutiveGroupsAndActOrder) {
+  at::manual_seed(5);
+  const int64_t in = 256, out = 32;
+  at::Tensor qweight = at::randint(0, 1 << 30, {in / 8, out}, at::kInt);
+  auto make = [&](const at::Tensor& g_idx, int64_t groups) {
+    at::Tensor qzeros = at::zeros({groups, out / 8}, at::kInt);
+    at::Tensor scales = at::ones({groups, out}, at::kHalf);
+    auto p = PackedLinear::Create(qweight, qzeros, scales, g_idx, 4,
+                                  at::Tensor(), at::kFloat);
+    EXPECT_TRUE(p.ok()) << p.status();
+    return *p;
+  };
+  at::Tensor g64 = at::arange(in, at::kLong).div(64, "floor").to(at::kInt);
+  EXPECT_EQ(make(g64, 4)->group_size(), 64);
+  EXPECT_EQ(make(at::zeros({in}, at::kInt), 1)->group_size(), in);
+  // Act-order: groups in the order of the permuted columns.
+  EXPECT_EQ(make(g64.index_select(0, at::randperm(in)), 4)->group_size(), 0);
+}
+
+TEST(PackedLinear, MovesBetweenDevices) {
+  at::manual_seed(6);
+  at::Tensor w = at::randn({16, 64});
+  auto q = RtnQuantizer(4, 32, false).Quantize(w, at::Tensor());
+  ASSERT_TRUE(q.ok());
+  auto p = PackedLinear::FromQuantized(*q, at::randn({16}), at::kFloat);
+  ASSERT_TRUE(p.ok());
+  auto moved = LinearToDevice(*p, at::Device(at::kCPU));
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ((*moved)->kind(), "packed");
+  at::Tensor x = at::randn({2, 64});
+  EXPECT_TRUE(at::equal((*moved)->Forward(x), (*p)->Forward(x)));
+}
+
 TEST(ActivationQuant, PerTokenSymmetricInt8) {
   at::Tensor x =
       at::tensor({1.0f, -2.0f, 0.5f, 127.0f, 1.4f, -0.6f}, at::kFloat)
