@@ -89,7 +89,9 @@ TEST(GptqGemvCuda, MatchesCpuPackedLinear) {
   for (const Case& c : cases) {
     auto cpu = RandomLayer(c, /*with_bias=*/true);
     auto dev = cpu->To(cuda);
-    if (c.group > 0) EXPECT_EQ(dev->group_size() > 0, !c.act_order) << Name(c);
+    if (c.group > 0) {
+      EXPECT_EQ(dev->group_size() > 0, !c.act_order) << Name(c);
+    }
     for (at::ScalarType dtype : {at::kHalf, at::kBFloat16}) {
       for (int64_t m : {1, 3, 8, 16}) {
         at::Tensor x = at::randn({m, c.in}).to(dtype);
