@@ -145,9 +145,11 @@ at::Tensor PackedLinear::Zeros() const {
 }
 
 at::Tensor PackedLinear::DenseWeight() const {
-  at::Tensor w =
-      DequantizeCodes(Codes(), scales_.t().to(at::kFloat), Zeros(), g_idx_);
-  return w.to(dtype_);
+  // Unpacking runs on CPU (quant/packing.h); the weight goes to the
+  // layer's device.
+  at::Tensor w = DequantizeCodes(Codes(), scales_.t().cpu().to(at::kFloat),
+                                 Zeros(), g_idx_.cpu());
+  return w.to(qweight_.device(), dtype_);
 }
 
 at::Tensor PackedLinear::Forward(const at::Tensor& x) const {
