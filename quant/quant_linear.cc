@@ -144,7 +144,36 @@ at::Tensor PackedLinear::Zeros() const {
       .to(at::kInt);
 }
 
+at::Tensor DequantizeGptqOnDevice(const at::Tensor& qweight,
+                                  const at::Tensor& qzeros,
+                                  const at::Tensor& scales,
+                                  const at::Tensor& g_idx, int bits) {
+  const int per = 32 / bits;
+  const int64_t mask = (int64_t{1} << bits) - 1;
+  at::Tensor shifts =
+      at::arange(0, 32, bits, qweight.options().dtype(at::kInt));
+  // Code i of a word sits at bits [i * bits, (i + 1) * bits); the arithmetic
+  // shift of negative words is undone by the mask.
+  at::Tensor codes = qweight.unsqueeze(1)
+                         .__rshift__(shifts.view({1, per, 1}))
+                         .bitwise_and(mask)
+                         .reshape({-1, qweight.size(1)});  // [in, out]
+  at::Tensor z = qzeros.unsqueeze(2)
+                     .__rshift__(shifts.view({1, 1, per}))
+                     .bitwise_and(mask)
+                     .reshape({qzeros.size(0), -1});  // [groups, out]
+  // GPTQ v1 stores zero - 1 modulo 2^bits (see Zeros()).
+  z = (z + 1).bitwise_and(mask);
+  at::Tensor gi = g_idx.to(at::kLong);
+  at::Tensor w = (codes.to(at::kFloat) - z.index_select(0, gi).to(at::kFloat)) *
+                 scales.index_select(0, gi).to(at::kFloat);
+  return w.t().contiguous();
+}
+
 at::Tensor PackedLinear::DenseWeight() const {
+  if (!qweight_.is_cpu() && 32 % bits_ == 0)
+    return DequantizeGptqOnDevice(qweight_, qzeros_, scales_, g_idx_, bits_)
+        .to(dtype_);
   // Unpacking runs on CPU (quant/packing.h); the weight goes to the
   // layer's device.
   at::Tensor w = DequantizeCodes(Codes(), scales_.t().cpu().to(at::kFloat),

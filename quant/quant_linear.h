@@ -127,6 +127,15 @@ class PackedLinear : public model::Linear {
   at::ScalarType dtype_ = at::kFloat;
 };
 
+// The dense weight [out, in] (float32) of a GPTQ-layout layer (shapes as in
+// PackedLinear::Create) computed with tensor ops on the tensors' own device,
+// for 2, 4 and 8 bits (whole codes per word). PackedLinear::DenseWeight
+// uses it off CPU, so that a layer on CUDA dequantizes there.
+at::Tensor DequantizeGptqOnDevice(const at::Tensor& qweight,
+                                  const at::Tensor& qzeros,
+                                  const at::Tensor& scales,
+                                  const at::Tensor& g_idx, int bits);
+
 // LLM.int8() (Dettmers et al. 2022): input feature dims whose |x| exceeds
 // `threshold` anywhere in the batch run in 16-bit with the original weight
 // columns; the rest as int8 x int8 with per-token (rows of x) and per-output

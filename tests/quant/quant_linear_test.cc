@@ -90,6 +90,29 @@ TEST(PackedLinear, MovesBetweenDevices) {
   EXPECT_TRUE(at::equal((*moved)->Forward(x), (*p)->Forward(x)));
 }
 
+TEST(PackedLinear, DequantizeOnDeviceEqualsTheCpuUnpacking) {
+  at::manual_seed(7);
+  for (int bits : {2, 4, 8}) {
+    const int64_t in = 128, out = 48;
+    at::Tensor qweight =
+        at::randint(INT32_MIN, INT32_MAX, {in * bits / 32, out}, at::kInt);
+    at::Tensor qzeros =
+        at::randint(INT32_MIN, INT32_MAX, {4, out * bits / 32}, at::kInt);
+    at::Tensor scales = at::rand({4, out}).to(at::kHalf);
+    at::Tensor g_idx = at::arange(in, at::kLong)
+                           .div(32, "floor")
+                           .index_select(0, at::randperm(in))
+                           .to(at::kInt);
+    auto p = PackedLinear::Create(qweight, qzeros, scales, g_idx, bits,
+                                  at::Tensor(), at::kFloat);
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_TRUE(
+        at::equal(DequantizeGptqOnDevice(qweight, qzeros, scales, g_idx, bits),
+                  (*p)->DenseWeight()))
+        << bits;
+  }
+}
+
 TEST(ActivationQuant, PerTokenSymmetricInt8) {
   at::Tensor x =
       at::tensor({1.0f, -2.0f, 0.5f, 127.0f, 1.4f, -0.6f}, at::kFloat)
