@@ -25,6 +25,7 @@
 
 #include "model/causal_lm.h"
 #include "model/safetensors.h"
+#include "model/torch_compat.h"
 
 namespace {
 

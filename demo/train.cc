@@ -20,6 +20,7 @@
 #include "model/config.h"
 #include "model/safetensors.h"
 #include "model/sentencepiece_trainer.h"
+#include "model/torch_compat.h"
 
 namespace qgrid::demo {
 

@@ -14,6 +14,7 @@
 #include "common/malloc_tuning.h"
 #include "common/status_macros.h"
 #include "model/safetensors.h"
+#include "model/torch_compat.h"
 
 namespace qgrid::model {
 

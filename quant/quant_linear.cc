@@ -7,6 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "quant/packing.h"
+#ifdef QGRID_WITH_CUDA
+#include "quant/kernels/gptq_gemv/gptq_gemv.h"
+#endif
 
 namespace qgrid::quant {
 
@@ -91,6 +94,22 @@ absl::StatusOr<std::shared_ptr<PackedLinear>> PackedLinear::Create(
   p->g_idx_ = g_idx.to(at::kInt).contiguous();
   p->dtype_ = dtype;
   if (bias.defined()) p->bias_ = bias.to(dtype);
+  // Groups of consecutive inputs (no act-order) let kernels skip g_idx.
+  const at::Tensor gi = p->g_idx_.to(at::kLong);
+  const int64_t groups = scales.size(0);
+  const int64_t gs = (p->in_ + groups - 1) / groups;
+  if (at::equal(gi, at::arange(p->in_, gi.options()).div(gs, "floor")))
+    p->group_size_ = gs;
+  return p;
+}
+
+std::shared_ptr<PackedLinear> PackedLinear::To(const at::Device& device) const {
+  auto p = std::shared_ptr<PackedLinear>(new PackedLinear(*this));
+  p->qweight_ = qweight_.to(device);
+  p->qzeros_ = qzeros_.to(device);
+  p->scales_ = scales_.to(device);
+  p->g_idx_ = g_idx_.to(device);
+  if (bias_.defined()) p->bias_ = bias_.to(device);
   return p;
 }
 
@@ -125,13 +144,55 @@ at::Tensor PackedLinear::Zeros() const {
       .to(at::kInt);
 }
 
+at::Tensor DequantizeGptqOnDevice(const at::Tensor& qweight,
+                                  const at::Tensor& qzeros,
+                                  const at::Tensor& scales,
+                                  const at::Tensor& g_idx, int bits) {
+  const int per = 32 / bits;
+  const int64_t mask = (int64_t{1} << bits) - 1;
+  at::Tensor shifts =
+      at::arange(0, 32, bits, qweight.options().dtype(at::kInt));
+  // Code i of a word sits at bits [i * bits, (i + 1) * bits); the arithmetic
+  // shift of negative words is undone by the mask.
+  at::Tensor codes = qweight.unsqueeze(1)
+                         .__rshift__(shifts.view({1, per, 1}))
+                         .bitwise_and(mask)
+                         .reshape({-1, qweight.size(1)});  // [in, out]
+  at::Tensor z = qzeros.unsqueeze(2)
+                     .__rshift__(shifts.view({1, 1, per}))
+                     .bitwise_and(mask)
+                     .reshape({qzeros.size(0), -1});  // [groups, out]
+  // GPTQ v1 stores zero - 1 modulo 2^bits (see Zeros()).
+  z = (z + 1).bitwise_and(mask);
+  at::Tensor gi = g_idx.to(at::kLong);
+  at::Tensor w = (codes.to(at::kFloat) - z.index_select(0, gi).to(at::kFloat)) *
+                 scales.index_select(0, gi).to(at::kFloat);
+  return w.t().contiguous();
+}
+
 at::Tensor PackedLinear::DenseWeight() const {
-  at::Tensor w =
-      DequantizeCodes(Codes(), scales_.t().to(at::kFloat), Zeros(), g_idx_);
-  return w.to(dtype_);
+  if (!qweight_.is_cpu() && 32 % bits_ == 0)
+    return DequantizeGptqOnDevice(qweight_, qzeros_, scales_, g_idx_, bits_)
+        .to(dtype_);
+  // Unpacking runs on CPU (quant/packing.h); the weight goes to the
+  // layer's device.
+  at::Tensor w = DequantizeCodes(Codes(), scales_.t().cpu().to(at::kFloat),
+                                 Zeros(), g_idx_.cpu());
+  return w.to(qweight_.device(), dtype_);
 }
 
 at::Tensor PackedLinear::Forward(const at::Tensor& x) const {
+#ifdef QGRID_WITH_CUDA
+  if (x.is_cuda()) {
+    namespace gemv = kernels::gptq_gemv;
+    gemv::Weights w{qweight_, qzeros_, scales_, g_idx_, bits_, group_size_};
+    if (qweight_.device() != x.device()) {
+      for (at::Tensor* t : {&w.qweight, &w.qzeros, &w.scales, &w.g_idx})
+        *t = t->to(x.device());
+    }
+    if (gemv::Supports(x, w)) return gemv::Run(x, w, bias_);
+  }
+#endif
   // Dequantize-on-the-fly reference path.
   at::Tensor w = DenseWeight().to(x.device());
   at::Tensor y = at::matmul(x.to(w.scalar_type()), w.t());
@@ -217,6 +278,8 @@ absl::StatusOr<std::shared_ptr<model::Linear>> LinearToDevice(
   }
   if (auto* i8 = dynamic_cast<const Int8OutlierLinear*>(l.get()))
     return std::shared_ptr<model::Linear>(i8->To(device));
+  if (auto* p = dynamic_cast<const PackedLinear*>(l.get()))
+    return std::shared_ptr<model::Linear>(p->To(device));
   return absl::UnimplementedError("cannot move a '" + l->kind() +
                                   "' layer between devices");
 }

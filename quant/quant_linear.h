@@ -4,9 +4,11 @@
 // - FakeQuantLinear: the dequantized weight in the model dtype (accuracy
 //   studies) with, when the method has one, its integer form kept for
 //   export; optional activation fake-quant on its input.
-// - PackedLinear: GPTQ-layout packed codes (qweight/qzeros/scales/g_idx);
-//   Forward dequantizes the weight on the fly and runs a dense matmul, on
-//   CPU and CUDA alike (there is no fused W4A16 kernel yet).
+// - PackedLinear: GPTQ-layout packed codes (qweight/qzeros/scales/g_idx).
+//   On CUDA (QGRID_WITH_CUDA builds) Forward of fp16/bf16 decode batches
+//   (at most 16 rows) runs the fused weight-only GEMV of
+//   quant/kernels/gptq_gemv/; everything else (CPU, larger batches, 3 bits,
+//   fp32 input) dequantizes the weight and runs a dense matmul.
 // - Int8OutlierLinear: LLM.int8() mixed decomposition.
 //
 // Thread-safety: layers are immutable after construction; Forward is const
@@ -102,12 +104,17 @@ class PackedLinear : public model::Linear {
   at::Tensor bias() const override { return bias_; }
   int64_t WeightBytes() const override;
   std::string kind() const override { return "packed"; }
+  // A copy with every tensor on `device` (a layer kept on CPU while x is on
+  // CUDA copies its packed tensors there on every Forward).
+  std::shared_ptr<PackedLinear> To(const at::Device& device) const;
 
   const at::Tensor& qweight() const { return qweight_; }
   const at::Tensor& qzeros() const { return qzeros_; }
   const at::Tensor& scales() const { return scales_; }
   const at::Tensor& g_idx() const { return g_idx_; }
   int bits() const { return bits_; }
+  // g_idx[k] == k / group_size() for every k; 0 with act-order.
+  int64_t group_size() const { return group_size_; }
   // Unpacked codes [out, in] and zeros [out, groups] (true zero points).
   at::Tensor Codes() const;
   at::Tensor Zeros() const;
@@ -116,9 +123,18 @@ class PackedLinear : public model::Linear {
   PackedLinear() = default;
   at::Tensor qweight_, qzeros_, scales_, g_idx_, bias_;
   int bits_ = 4;
-  int64_t in_ = 0, out_ = 0;
+  int64_t in_ = 0, out_ = 0, group_size_ = 0;
   at::ScalarType dtype_ = at::kFloat;
 };
+
+// The dense weight [out, in] (float32) of a GPTQ-layout layer (shapes as in
+// PackedLinear::Create) computed with tensor ops on the tensors' own device,
+// for 2, 4 and 8 bits (whole codes per word). PackedLinear::DenseWeight
+// uses it off CPU, so that a layer on CUDA dequantizes there.
+at::Tensor DequantizeGptqOnDevice(const at::Tensor& qweight,
+                                  const at::Tensor& qzeros,
+                                  const at::Tensor& scales,
+                                  const at::Tensor& g_idx, int bits);
 
 // LLM.int8() (Dettmers et al. 2022): input feature dims whose |x| exceeds
 // `threshold` anywhere in the batch run in 16-bit with the original weight
@@ -144,8 +160,8 @@ class Int8OutlierLinear : public model::Linear {
   double threshold_;
 };
 
-// The same layer with its tensors on `device` (dense, fake-quant and
-// llm_int8 layers: the kinds the quantization pipeline produces). Used to
+// The same layer with its tensors on `device` (dense, fake-quant, packed
+// and llm_int8 layers: the kinds the quantization pipeline produces). Used to
 // move one block at a time to the quantization device. Errors for other
 // kinds.
 absl::StatusOr<std::shared_ptr<model::Linear>> LinearToDevice(

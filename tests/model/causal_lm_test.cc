@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "model/safetensors.h"
+#include "model/torch_compat.h"
 #include "tests/test_util.h"
 #include "tests/testing/tiny_llama.h"
 

@@ -57,6 +57,62 @@ TEST(PackedLinear, ForwardEqualsFakeQuantForward) {
   }
 }
 
+TEST(PackedLinear, GroupSizeOfConsecutiveGroupsAndActOrder) {
+  at::manual_seed(5);
+  const int64_t in = 256, out = 32;
+  at::Tensor qweight = at::randint(0, 1 << 30, {in / 8, out}, at::kInt);
+  auto make = [&](const at::Tensor& g_idx, int64_t groups) {
+    at::Tensor qzeros = at::zeros({groups, out / 8}, at::kInt);
+    at::Tensor scales = at::ones({groups, out}, at::kHalf);
+    auto p = PackedLinear::Create(qweight, qzeros, scales, g_idx, 4,
+                                  at::Tensor(), at::kFloat);
+    EXPECT_TRUE(p.ok()) << p.status();
+    return *p;
+  };
+  at::Tensor g64 = at::arange(in, at::kLong).div(64, "floor").to(at::kInt);
+  EXPECT_EQ(make(g64, 4)->group_size(), 64);
+  EXPECT_EQ(make(at::zeros({in}, at::kInt), 1)->group_size(), in);
+  // Act-order: groups in the order of the permuted columns.
+  EXPECT_EQ(make(g64.index_select(0, at::randperm(in)), 4)->group_size(), 0);
+}
+
+TEST(PackedLinear, MovesBetweenDevices) {
+  at::manual_seed(6);
+  at::Tensor w = at::randn({16, 64});
+  auto q = RtnQuantizer(4, 32, false).Quantize(w, at::Tensor());
+  ASSERT_TRUE(q.ok());
+  auto p = PackedLinear::FromQuantized(*q, at::randn({16}), at::kFloat);
+  ASSERT_TRUE(p.ok());
+  auto moved = LinearToDevice(*p, at::Device(at::kCPU));
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ((*moved)->kind(), "packed");
+  at::Tensor x = at::randn({2, 64});
+  EXPECT_TRUE(at::equal((*moved)->Forward(x), (*p)->Forward(x)));
+}
+
+TEST(PackedLinear, DequantizeOnDeviceEqualsTheCpuUnpacking) {
+  at::manual_seed(7);
+  for (int bits : {2, 4, 8}) {
+    const int64_t in = 128, out = 48;
+    at::Tensor qweight =
+        at::randint(INT32_MIN, INT32_MAX, {in * bits / 32, out}, at::kInt);
+    at::Tensor qzeros =
+        at::randint(INT32_MIN, INT32_MAX, {4, out * bits / 32}, at::kInt);
+    at::Tensor scales = at::rand({4, out}).to(at::kHalf);
+    at::Tensor g_idx = at::arange(in, at::kLong)
+                           .div(32, "floor")
+                           .index_select(0, at::randperm(in))
+                           .to(at::kInt);
+    auto p = PackedLinear::Create(qweight, qzeros, scales, g_idx, bits,
+                                  at::Tensor(), at::kFloat);
+    ASSERT_TRUE(p.ok()) << p.status();
+    EXPECT_TRUE(
+        at::equal(DequantizeGptqOnDevice(qweight, qzeros, scales, g_idx, bits),
+                  (*p)->DenseWeight()))
+        << bits;
+  }
+}
+
 TEST(ActivationQuant, PerTokenSymmetricInt8) {
   at::Tensor x =
       at::tensor({1.0f, -2.0f, 0.5f, 127.0f, 1.4f, -0.6f}, at::kFloat)
