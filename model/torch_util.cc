@@ -48,6 +48,11 @@ const char* DtypeName(at::ScalarType t) {
 absl::Status CatchTorch(const std::function<absl::Status()>& fn) {
   try {
     return fn();
+  } catch (const c10::OutOfMemoryError& e) {
+    // Device memory is a resource of this run, not a bug: callers retry
+    // with less (worker/oom_retry.h) or report the batch size.
+    return absl::ResourceExhaustedError(
+        absl::StrCat("out of device memory: ", e.what_without_backtrace()));
   } catch (const c10::Error& e) {
     return absl::InternalError(
         absl::StrCat("libtorch: ", e.what_without_backtrace()));

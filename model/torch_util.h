@@ -10,7 +10,8 @@
 //  - CatchTorch: runs a function and turns a thrown c10::Error (or any
 //    std::exception) into an absl::Status, since module boundaries return
 //    Status (architecture decision 8, "errors are values"); the backtrace
-//    libtorch appends is dropped.
+//    libtorch appends is dropped. A CUDA out-of-memory error
+//    (c10::OutOfMemoryError) becomes ResourceExhausted.
 //
 // Thread-safe: pure functions.
 #ifndef QGRID_MODEL_TORCH_UTIL_H_

@@ -19,6 +19,7 @@
 #include "quant/quantize.h"
 #include "worker/disk_cache.h"
 #include "worker/lru_cache.h"
+#include "worker/oom_retry.h"
 #include "worker/quantize_cell.h"
 #include "worker/roots.h"
 
@@ -267,7 +268,21 @@ class RealExecutor : public JobExecutor {
     eo.batch_size = test.value("batch_size", opts_.batch_size);
     eo.seed = static_cast<uint64_t>(job.seed());
     if (!opts_.data_dirs.empty()) eo.data_dir = opts_.data_dirs[0];
-    QG_ASSIGN_OR_RETURN(json result, eval::Evaluate(*q->lm, task, eo));
+    // Out of device memory: once more at half the batch (worker/oom_retry.h).
+    QG_ASSIGN_OR_RETURN(
+        json result,
+        RunWithOomRetry<json>(
+            "eval", eo.batch_size, [&](int batch) -> absl::StatusOr<json> {
+              eval::EvalOptions o = eo;
+              o.batch_size = batch;
+              absl::StatusOr<json> r = absl::InternalError("not run");
+              absl::Status s = model::CatchTorch([&]() -> absl::Status {
+                r = eval::Evaluate(*q->lm, task, o);
+                return absl::OkStatus();
+              });
+              if (!s.ok()) return s;
+              return r;
+            }));
     JobOutcome out;
     // Flatten lm-eval style "acc,none" keys into metric names.
     if (result.contains("results")) {

@@ -52,5 +52,15 @@ TEST(CatchTorch, ATorchErrorBecomesAStatus) {
       << "the backtrace is dropped: " << s;
 }
 
+TEST(CatchTorch, OutOfDeviceMemoryBecomesResourceExhausted) {
+  absl::Status s = CatchTorch([]() -> absl::Status {
+    TORCH_CHECK_WITH(OutOfMemoryError, false,
+                     "CUDA out of memory. Tried to allocate 2.00 GiB");
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(absl::IsResourceExhausted(s)) << s;
+  EXPECT_NE(s.message().find("Tried to allocate 2.00 GiB"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace qgrid::model
