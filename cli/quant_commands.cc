@@ -159,7 +159,8 @@ void RegisterQuantCommands(CLI::App& app) {
       ->capture_default_str();
   q->add_option("--out", args->out, "Output folder")->required();
   q->add_option("--format", args->format,
-                "fake (dequantized safetensors) | gptq | awq (4-bit GEMM)")
+                "fake (dequantized safetensors) | gptq | awq (4-bit GEMM) | "
+                "compressed-tensors (pack-quantized, vLLM)")
       ->capture_default_str();
   q->add_option("--device", args->device,
                 "cpu | cuda[:N]: where each decoder block is calibrated and "

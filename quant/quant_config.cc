@@ -510,15 +510,28 @@ absl::StatusOr<ExportFormat> ParseExportFormat(const std::string& s) {
   if (s == "fake") return ExportFormat::kFake;
   if (s == "gptq") return ExportFormat::kGptq;
   if (s == "awq") return ExportFormat::kAwq;
-  return absl::InvalidArgumentError("unknown export format '" + s +
-                                    "' (known: fake, gptq, awq)");
+  if (s == "compressed-tensors") return ExportFormat::kCompressedTensors;
+  return absl::InvalidArgumentError(
+      "unknown export format '" + s +
+      "' (known: fake, gptq, awq, compressed-tensors)");
 }
 
 absl::Status ValidateExport(const QuantConfig& c,
                             const model::ModelConfig& model,
                             ExportFormat format) {
   if (format == ExportFormat::kFake) return absl::OkStatus();
-  const char* fname = format == ExportFormat::kGptq ? "gptq" : "awq";
+  if (format == ExportFormat::kCompressedTensors &&
+      (c.a_bits < 16 || c.kv_bits < 16))
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--format compressed-tensors: qgrid writes the weight-only "
+        "pack-quantized form (W4A16/W8A16); activation (a_bits ",
+        c.a_bits, ") or KV-cache (kv_bits ", c.kv_bits,
+        ") quantization cannot be stored, use --format fake"));
+  const char* fname = format == ExportFormat::kGptq  ? "gptq"
+                      : format == ExportFormat::kAwq ? "awq"
+                                                     : "compressed-tensors";
+  // compressed-tensors packs any row length (padded to whole words).
+  const bool ct = format == ExportFormat::kCompressedTensors;
   std::set<int> bits_seen;
   std::set<int> groups_seen;
   for (const LinearShape& l : LinearShapes(model)) {
@@ -560,7 +573,7 @@ absl::Status ValidateExport(const QuantConfig& c,
           "--format gptq: layer ", l.name, " input dim ", l.in, " x ", s.w_bits,
           " bits does not fill whole int32 words; skip it with a "
           "layer rule ({match: ..., skip: true}) or use --format fake"));
-    if ((l.out * s.w_bits) % 32 != 0)
+    if (!ct && (l.out * s.w_bits) % 32 != 0)
       return absl::InvalidArgumentError(
           absl::StrCat("--format ", fname, ": layer ", l.name, " output dim ",
                        l.out, " x ", s.w_bits,
