@@ -94,9 +94,12 @@ def _decompress_with_transformers(ct_dir):
 
 def _compare(fake, got, quantized_names):
     worst = 0.0
+    missing = sorted(set(fake) - set(got))
+    # Only a tied lm_head may be absent from the transformers state dict.
+    assert missing in ([], ["lm_head.weight"]), missing
     for name, ref in fake.items():
         if name not in got:
-            continue  # e.g. a tied lm_head transformers does not list
+            continue
         g = got[name].to(ref.dtype)
         assert g.shape == ref.shape, name
         diff = (g - ref).abs().max().item() if ref.numel() else 0.0

@@ -481,9 +481,6 @@ TEST(QuantizeModel, PerBlockPlacementOnCudaKeepsTheModelOnCpu) {
       at::allclose(Logits(*lm, probe), Logits(*ref, probe), 1e-2, 1e-2));
 }
 
-}  // namespace
-}  // namespace qgrid::quant
-
 // compressed-tensors pack-quantized export -> LoadModel: the reloaded
 // layers (FakeQuantLinear from weight_packed / weight_scale /
 // weight_zero_point / weight_g_idx) give exactly the fake-quant model's
@@ -586,3 +583,6 @@ TEST(Stories260K, CompressedTensorsPadsRowsAndMixesGroups) {
       << "max diff " << (got - want).abs().max().item<float>();
   std::filesystem::remove_all(out);
 }
+
+}  // namespace
+}  // namespace qgrid::quant
