@@ -106,7 +106,7 @@ bool ResolveDynamic(const nlohmann::ordered_json& qc, const std::string& name,
 // Returns the module's actorder code (0 none, 1 weight, 2 group).
 absl::StatusOr<int> AppendCompressedTensors(
     const std::string& module, const IntegerForm& f, bool sym, bool act_order,
-    at::ScalarType weight_dtype,
+    bool int_quantized, at::ScalarType weight_dtype,
     std::vector<std::pair<std::string, at::Tensor>>* tensors) {
   const int64_t out = f.codes.size(0), in = f.codes.size(1);
   const int64_t G = f.scales.size(1);
@@ -123,28 +123,41 @@ absl::StatusOr<int> AppendCompressedTensors(
         module +
         ": symmetric layer whose zero point is not 2^(bits-1); "
         "compressed-tensors' symmetric form has no zero point");
-  // compressed-tensors' signed code q - 2^(b-1) plus pack_to_int32's
-  // offset 2^(b-1) is qgrid's unsigned code: pack the codes as they are.
-  QG_ASSIGN_OR_RETURN(at::Tensor packed, PackStreamCols(f.codes, f.bits));
-  tensors->emplace_back(module + ".weight_packed", packed);
+  if (int_quantized) {
+    // int-quantized (W8A8): the signed codes q - 2^(b-1) as int8 `weight`.
+    tensors->emplace_back(module + ".weight",
+                          (f.codes.to(at::kInt) - half).to(at::kChar));
+  } else {
+    // compressed-tensors' signed code q - 2^(b-1) plus pack_to_int32's
+    // offset 2^(b-1) is qgrid's unsigned code: pack the codes as they are.
+    QG_ASSIGN_OR_RETURN(at::Tensor packed, PackStreamCols(f.codes, f.bits));
+    tensors->emplace_back(module + ".weight_packed", packed);
+  }
   // Scales are on the fp16 grid: fp16 models keep fp16 scales (the
   // product with a small integer is then rounded once, as the fake weight
   // is), everything else float32 (bf16 cannot hold every fp16 value).
   const at::ScalarType sdt = weight_dtype == at::kHalf ? at::kHalf : at::kFloat;
   tensors->emplace_back(module + ".weight_scale",
                         f.scales.to(sdt).contiguous());
-  if (!sym) {
+  if (!sym && int_quantized) {
+    tensors->emplace_back(module + ".weight_zero_point",
+                          (z - half).to(at::kChar).contiguous());
+  } else if (!sym) {
     // zero_point [out, G] packed along the output dim (packed_dim=0).
     QG_ASSIGN_OR_RETURN(at::Tensor zp,
                         PackStreamCols(f.zeros.t().contiguous(), f.bits));
     tensors->emplace_back(module + ".weight_zero_point", zp.t().contiguous());
   }
-  tensors->emplace_back(module + ".weight_shape",
-                        at::tensor(std::vector<int64_t>{out, in}, at::kLong));
+  if (!int_quantized)
+    tensors->emplace_back(module + ".weight_shape",
+                          at::tensor(std::vector<int64_t>{out, in}, at::kLong));
   at::Tensor contiguous = at::arange(in, at::kLong)
                               .floor_divide(std::max<int64_t>(in / G, 1))
                               .to(at::kInt);
   if (at::equal(f.g_idx.to(at::kInt), contiguous)) return act_order ? 1 : 0;
+  if (int_quantized)
+    return absl::InvalidArgumentError(
+        module + ": int-quantized (W8A8) has no g_idx; use static groups");
   tensors->emplace_back(module + ".weight_g_idx",
                         f.g_idx.to(at::kInt).contiguous());
   return 2;
@@ -165,10 +178,12 @@ absl::StatusOr<std::shared_ptr<model::Linear>> LoadCompressedTensorsLinear(
         ".weight_packed present but config.json has no "
         "compressed-tensors quantization_config.config_groups");
   const auto& qc = j["quantization_config"];
-  if (qc.value("format", "") != "pack-quantized")
+  const std::string fmt = qc.value("format", "");
+  if (fmt != "pack-quantized" && fmt != "int-quantized")
     return absl::InvalidArgumentError(
-        absl::StrCat(name, ": compressed-tensors format '",
-                     qc.value("format", ""), "' (qgrid reads pack-quantized)"));
+        absl::StrCat(name, ": compressed-tensors format '", fmt,
+                     "' (qgrid reads pack-quantized and int-quantized)"));
+  const bool int_quantized = fmt == "int-quantized";
   const nlohmann::ordered_json* chosen = nullptr;
   int rank = 3;
   for (const auto& [gname, g] : qc["config_groups"].items()) {
@@ -206,9 +221,17 @@ absl::StatusOr<std::shared_ptr<model::Linear>> LoadCompressedTensorsLinear(
         w.value("type", "?"), ", ", bits, " bits, ", strategy, ")"));
   std::shared_ptr<model::Linear> out;
   absl::Status st = model::CatchTorch([&]() -> absl::Status {
-    QG_ASSIGN_OR_RETURN(at::Tensor packed, ckpt.Load(name + ".weight_packed"));
+    at::Tensor packed, shape;
     QG_ASSIGN_OR_RETURN(at::Tensor scale, ckpt.Load(name + ".weight_scale"));
-    QG_ASSIGN_OR_RETURN(at::Tensor shape, ckpt.Load(name + ".weight_shape"));
+    if (int_quantized) {
+      QG_ASSIGN_OR_RETURN(packed, ckpt.Load(name + ".weight"));
+      if (packed.dim() != 2)
+        return absl::InvalidArgumentError(name + ": weight must be 2-D");
+      shape = at::tensor(packed.sizes().vec(), at::kLong);
+    } else {
+      QG_ASSIGN_OR_RETURN(packed, ckpt.Load(name + ".weight_packed"));
+      QG_ASSIGN_OR_RETURN(shape, ckpt.Load(name + ".weight_shape"));
+    }
     shape = shape.to(at::kLong);
     if (shape.numel() != 2 || scale.dim() != 2)
       return absl::InvalidArgumentError(
@@ -223,12 +246,21 @@ absl::StatusOr<std::shared_ptr<model::Linear>> LoadCompressedTensorsLinear(
     q.bits = bits;
     q.sym = sym;
     q.group_size = strategy == "group" ? int(n_in / G) : -1;
-    QG_ASSIGN_OR_RETURN(q.codes, UnpackStreamCols(packed, bits, n_in));
+    const int half = 1 << (bits - 1);
+    if (int_quantized) {
+      q.codes = packed.to(at::kInt) + half;
+    } else {
+      QG_ASSIGN_OR_RETURN(q.codes, UnpackStreamCols(packed, bits, n_in));
+    }
     if (q.codes.size(0) != n_out)
       return absl::InvalidArgumentError(name + ": weight_packed rows != out");
     q.scales = scale.to(at::kFloat).contiguous();
     if (sym) {
-      q.zeros = at::full({n_out, G}, 1 << (bits - 1), at::kInt);
+      q.zeros = at::full({n_out, G}, half, at::kInt);
+    } else if (int_quantized) {
+      QG_ASSIGN_OR_RETURN(at::Tensor zp,
+                          ckpt.Load(name + ".weight_zero_point"));
+      q.zeros = (zp.to(at::kInt) + half).reshape({n_out, G}).contiguous();
     } else {
       QG_ASSIGN_OR_RETURN(at::Tensor zp,
                           ckpt.Load(name + ".weight_zero_point"));
@@ -290,6 +322,11 @@ absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
   };
   std::vector<std::pair<std::string, Form>> packed;
   std::vector<std::string> dense_linears;
+  // compressed-tensors: W8A8 (dynamic per-token int8 activations) is the
+  // "int-quantized" format, weight-only forms "pack-quantized".
+  const bool int_quantized =
+      format == ExportFormat::kCompressedTensors && cfg.a_bits < 16;
+  const char* ct_format = int_quantized ? "int-quantized" : "pack-quantized";
   QG_RETURN_IF_ERROR(model::CatchTorch([&]() -> absl::Status {
     std::map<std::string, const model::Linear*> linears;
     for (const model::LinearRef& r : lm.Linears()) {
@@ -326,7 +363,8 @@ absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
         QG_ASSIGN_OR_RETURN(
             packed.back().second.actorder,
             AppendCompressedTensors(module, f, packed.back().second.sym,
-                                    cfg.act_order, t.scalar_type(), &tensors));
+                                    cfg.act_order, int_quantized,
+                                    t.scalar_type(), &tensors));
       } else if (format == ExportFormat::kGptq) {
         QG_ASSIGN_OR_RETURN(at::Tensor qweight,
                             PackRows(f.codes.t().contiguous(), f.bits));
@@ -398,6 +436,16 @@ absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
       for (const auto& [m, f] : packed) members[f].push_back(m);
       json groups = json::object();
       int next = 1;
+      // qgrid's dynamic per-token activation fake-quant: symmetric,
+      // absmax / (2^(bits-1) - 1), as vLLM's dynamic per-token int8.
+      json input_acts = nullptr;
+      if (int_quantized)
+        input_acts = {
+            {"num_bits", cfg.a_bits}, {"type", "int"},
+            {"symmetric", true},      {"group_size", nullptr},
+            {"strategy", "token"},    {"block_structure", nullptr},
+            {"dynamic", true},        {"actorder", nullptr},
+            {"observer", nullptr},    {"observer_kwargs", json::object()}};
       for (const auto& [f, mods] : members) {
         const bool is_base = !(f < base) && !(base < f);
         json w = {{"num_bits", f.bits},
@@ -416,9 +464,9 @@ absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
         groups[is_base ? "group_0" : absl::StrCat("group_", next++)] = {
             {"targets", is_base ? json::array({"Linear"}) : json(mods)},
             {"weights", w},
-            {"input_activations", nullptr},
+            {"input_activations", input_acts},
             {"output_activations", nullptr},
-            {"format", "pack-quantized"}};
+            {"format", ct_format}};
       }
       json ignore = json::array();
       bool lm_head_packed = false;
@@ -426,7 +474,7 @@ absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
       if (!lm_head_packed) ignore.push_back("lm_head");
       for (const std::string& m : dense_linears) ignore.push_back(m);
       config["quantization_config"] = {{"quant_method", "compressed-tensors"},
-                                       {"format", "pack-quantized"},
+                                       {"format", ct_format},
                                        {"quantization_status", "compressed"},
                                        {"config_groups", groups},
                                        {"ignore", ignore},
@@ -492,7 +540,8 @@ decltype(model::LoadOptions::linear_factory) QuantizedLinearFactory(
              const std::string& name, const model::Checkpoint& ckpt,
              const model::ModelConfig& config, const model::LoadOptions& opts)
              -> absl::StatusOr<std::shared_ptr<model::Linear>> {
-    if (ckpt.Has(name + ".weight_packed"))
+    if (ckpt.Has(name + ".weight_packed") ||
+        (ckpt.Has(name + ".weight_scale") && ckpt.Has(name + ".weight")))
       return LoadCompressedTensorsLinear(name, ckpt, config, opts);
     if (!ckpt.Has(name + ".qweight")) return std::shared_ptr<model::Linear>();
     nlohmann::ordered_json qc;

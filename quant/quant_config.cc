@@ -520,11 +520,17 @@ absl::Status ValidateExport(const QuantConfig& c,
                             const model::ModelConfig& model,
                             ExportFormat format) {
   if (format == ExportFormat::kFake) return absl::OkStatus();
+  // compressed-tensors: weight-only pack-quantized, or W8A8 int-quantized
+  // with dynamic per-token int8 activations.
+  const bool ct_w8a8 = format == ExportFormat::kCompressedTensors &&
+                       c.a_bits == 8 && c.a_granularity == "per_token" &&
+                       !c.a_static;
   if (format == ExportFormat::kCompressedTensors &&
-      (c.a_bits < 16 || c.kv_bits < 16))
+      ((c.a_bits < 16 && !ct_w8a8) || c.kv_bits < 16))
     return absl::InvalidArgumentError(absl::StrCat(
-        "--format compressed-tensors: qgrid writes the weight-only "
-        "pack-quantized form (W4A16/W8A16); activation (a_bits ",
+        "--format compressed-tensors: qgrid writes weight-only "
+        "pack-quantized (W2..W8A16) and W8A8 int-quantized with dynamic "
+        "per-token 8-bit activations; activation (a_bits ",
         c.a_bits, ") or KV-cache (kv_bits ", c.kv_bits,
         ") quantization cannot be stored, use --format fake"));
   const char* fname = format == ExportFormat::kGptq  ? "gptq"
@@ -542,7 +548,12 @@ absl::Status ValidateExport(const QuantConfig& c,
       return absl::InvalidArgumentError(absl::StrCat(
           "--format ", fname, ": method ", s.method, " (layer ", l.name,
           ") has no integer-code form; use --format fake"));
-    if (s.method.rfind("smoothquant", 0) == 0 && c.a_bits < 16)
+    if (ct_w8a8 && s.w_bits != 8)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--format compressed-tensors: W8A8 int-quantized needs 8-bit "
+          "weights; layer ",
+          l.name, " has ", s.w_bits));
+    if (s.method.rfind("smoothquant", 0) == 0 && c.a_bits < 16 && !ct_w8a8)
       return absl::InvalidArgumentError(
           absl::StrCat("--format ", fname,
                        ": weight-only format; activation quantization "

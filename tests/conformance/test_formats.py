@@ -120,7 +120,7 @@ def _check_config(ct_dir, flags):
     cfg = json.loads((ct_dir / "config.json").read_text())
     qc = cfg["quantization_config"]
     assert qc["quant_method"] == "compressed-tensors"
-    assert qc["format"] == "pack-quantized"
+    assert qc["format"] == ("int-quantized" if "--a-bits" in flags else "pack-quantized")
     assert qc["quantization_status"] == "compressed"
     assert "lm_head" in qc["ignore"]
     parsed = QuantizationConfig.model_validate(qc)
@@ -191,6 +191,37 @@ def test_compressed_tensors_actorder_gidx(qgrid_torch, case, tmp_path):
         worst = max(worst, diff)
         assert diff == 0.0, f"{name}: max |diff| {diff}"
     print(f"{case}: {len(mods)} packed modules, max |diff| {worst}")
+
+
+# W8A8 int-quantized: int8 `weight` (signed codes), per-channel or group
+# scales, dynamic per-token int8 activations in the config. SmoothQuant's
+# migrated weights and norm gains go with it (the norms as dense tensors).
+W8A8_CASES = {
+    "rtn-w8a8-channel-sym": ["--method", "rtn", "--bits", "8", "--group-size", "-1", "--sym",
+                             "--a-bits", "8"],
+    "smoothquant-w8a8-channel-sym": ["--method", "smoothquant", "--bits", "8",
+                                     "--group-size", "-1", "--sym", "--a-bits", "8"],
+    "gptq-w8a8-g64-asym": ["--method", "gptq", "--bits", "8", "--group-size", "64", "--asym",
+                           "--a-bits", "8"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(W8A8_CASES))
+def test_compressed_tensors_w8a8_int_quantized(qgrid_torch, case, tmp_path):
+    flags = W8A8_CASES[case]
+    fake_dir, ct_dir = _pair(qgrid_torch, REPO / "assets" / "qgrid-tiny", flags, tmp_path)
+    parsed = _check_config(ct_dir, flags)
+    assert parsed.format == "int-quantized"
+    a = parsed.config_groups["group_0"].input_activations
+    assert (a.num_bits, a.type, a.strategy, a.dynamic, a.symmetric) == (
+        8, "int", "token", True, True)
+    sd = safetensors.torch.load_file(str(ct_dir / "model.safetensors"))
+    q = "model.layers.0.self_attn.q_proj"
+    assert sd[q + ".weight"].dtype == torch.int8
+    assert (q + ".weight_zero_point" in sd) == ("--asym" in flags)
+    mods = sorted(k[: -len(".weight_scale")] for k in sd if k.endswith(".weight_scale"))
+    worst = _compare(_load_fake(fake_dir), _decompress_with_transformers(ct_dir), mods)
+    print(f"{case}: {len(mods)} int8 modules, max |diff| {worst}")
 
 
 STORIES_CASES = {

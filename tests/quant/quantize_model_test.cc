@@ -584,5 +584,48 @@ TEST(Stories260K, CompressedTensorsPadsRowsAndMixesGroups) {
   std::filesystem::remove_all(out);
 }
 
+// W8A8 int-quantized: int8 `weight`, scales, dynamic per-token int8
+// activations; LoadModel re-installs the activation fake-quant from
+// qgrid_quantization, so the logits are the fake-quant model's.
+TEST(CompressedTensors, W8A8IntQuantizedReloadsWithTheSameLogits) {
+  const std::string tiny = testing::SourceDir() + "/assets/qgrid-tiny";
+  at::manual_seed(6);
+  at::Tensor calib = at::randint(0, 6144, {8, 64}, at::kLong);
+  at::Tensor probe = at::randint(0, 6144, {2, 24}, at::kLong);
+  for (const char* method : {"smoothquant", "gptq"}) {
+    auto lm = CausalLM::Load(tiny);
+    ASSERT_TRUE(lm.ok()) << lm.status();
+    auto c = ParseQuantConfig(
+        std::string("{\"method\":\"") + method +
+            "\",\"bits\":8,\"a_bits\":8,\"group_size\":-1,\"sym\":true}",
+        "test");
+    ASSERT_TRUE(c.ok()) << c.status();
+    QuantizeOptions o;
+    o.show_progress = false;
+    ASSERT_TRUE(QuantizeModel(**lm, *c, calib, o).ok()) << method;
+    at::Tensor want = Logits(**lm, probe);
+    std::string out = testing::MakeTempDir(std::string("w8a8-") + method);
+    auto st = ExportModel(**lm, *c, out, ExportFormat::kCompressedTensors);
+    ASSERT_TRUE(st.ok()) << method << ": " << st;
+    auto ck = model::Checkpoint::Open(out);
+    ASSERT_TRUE(ck.ok());
+    auto w = (*ck)->Load("model.layers.0.mlp.down_proj.weight");
+    ASSERT_TRUE(w.ok());
+    EXPECT_EQ(w->scalar_type(), at::kChar);
+    EXPECT_FALSE((*ck)->Has("model.layers.0.mlp.down_proj.weight_packed"));
+    std::ifstream cf(out + "/config.json");
+    auto qc = nlohmann::json::parse(cf)["quantization_config"];
+    EXPECT_EQ(qc["format"], "int-quantized");
+    EXPECT_EQ(qc["config_groups"]["group_0"]["input_activations"]["strategy"],
+              "token");
+    auto back = LoadModel(out);
+    ASSERT_TRUE(back.ok()) << method << ": " << back.status();
+    at::Tensor got = Logits(**back, probe);
+    EXPECT_TRUE(at::equal(got, want))
+        << method << " max diff " << (got - want).abs().max().item<float>();
+    std::filesystem::remove_all(out);
+  }
+}
+
 }  // namespace
 }  // namespace qgrid::quant
