@@ -44,8 +44,16 @@
 //         ignore: ["lm_head", dense block linears]}. Other per-layer forms
 //         (layer rules) get further groups whose targets name their
 //         modules (an exact name wins over "Linear" in compressed-tensors
-//         and vLLM). Per-tensor scales and activation/KV quantization are
-//         refused (ValidateExport).
+//         and vLLM). W8A8 (a_bits 8, per-token, dynamic; 8-bit weights) is
+//         the "int-quantized" format instead (IntQuantizationCompressor):
+//         `weight` int8 [out, in] holding the signed codes q - 128,
+//         `weight_scale`, `weight_zero_point` int8 [out, groups] when
+//         asymmetric, no weight_shape/g_idx (act-order needs static
+//         groups), and input_activations {num_bits: 8, type: "int",
+//         symmetric: true, strategy: "token", dynamic: true} (qgrid's
+//         activation fake-quant: absmax / 127 per token, as vLLM's dynamic
+//         int8). Per-tensor scales, fp8, other activation forms and KV
+//         quantization are refused (ValidateExport).
 // Layers left dense (skipped by rules, lm_head) are stored as `.weight`.
 //
 // LoadModel reads all of them back: it installs QuantizedLinearFactory when

@@ -26,6 +26,15 @@ dequantizes with the package's own `unpack_from_int32` and
 Act-order with static groups (contiguous) is `actorder: "weight"` and
 goes through the package like the others.
 
+W8A8 (`--a-bits 8`, dynamic per token) is written as "int-quantized"
+(int8 `weight` = signed codes, IntQuantizationCompressor) and goes through
+the same transformers path; SmoothQuant's migrated norm gains are compared
+as the dense tensors they are.
+
+Measured (compressed-tensors 0.19.0, transformers 5.17.0, torch 2.11):
+max |diff| = 0 on every tensor of all 18 cases (10 + 2 g_idx + 3 W8A8 on
+qgrid-tiny, 3 on stories260K).
+
 qgrid writes the scales as float32 for float32/bfloat16 models (bfloat16
 cannot hold every fp16-grid scale) and as float16 for float16 models.
 """
