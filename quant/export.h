@@ -26,7 +26,9 @@
 //         words; compressed-tensors' signed int8 value q - 2^(bits-1) plus
 //         pack_to_int32's offset 2^(bits-1) is qgrid's code),
 //         `weight_scale` [out, groups] (float32; float16 for float16
-//         models), `weight_zero_point` (asymmetric only: the zero points,
+//         models; readers such as compressed-tensors and vLLM hold it in
+//         the model dtype, so for bfloat16 models they round qgrid's
+//         fp16-grid scales to bf16), `weight_zero_point` (asymmetric only: the zero points,
 //         packed the same way along the output dim, int32
 //         [ceil(out*bits/32), groups]; symmetric layers must have zero
 //         2^(bits-1) and store none), `weight_shape` int64 [out, in], and
