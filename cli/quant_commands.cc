@@ -1,5 +1,5 @@
 // `qgrid quantize`: quantize a Hugging Face checkpoint with one method and
-// save it (fake-quant safetensors, GPTQ or AWQ packed layout) together with
+// save it (fake-quant safetensors, GPTQ, AWQ or compressed-tensors layout)
 // a quantization report.
 #include <filesystem>
 #include <fstream>
@@ -160,7 +160,8 @@ void RegisterQuantCommands(CLI::App& app) {
   q->add_option("--out", args->out, "Output folder")->required();
   q->add_option("--format", args->format,
                 "fake (dequantized safetensors) | gptq | awq (4-bit GEMM) | "
-                "compressed-tensors (pack-quantized, vLLM)")
+                "compressed-tensors (vLLM: pack-quantized W2..W8A16, "
+                "int-quantized W8A8)")
       ->capture_default_str();
   q->add_option("--device", args->device,
                 "cpu | cuda[:N]: where each decoder block is calibrated and "
