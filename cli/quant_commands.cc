@@ -1,6 +1,6 @@
 // `qgrid quantize`: quantize a Hugging Face checkpoint with one method and
 // save it (fake-quant safetensors, GPTQ, AWQ or compressed-tensors layout)
-// a quantization report.
+// together with a quantization report.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
