@@ -28,8 +28,8 @@
 //         `weight_scale` [out, groups] (float32; float16 for float16
 //         models; readers such as compressed-tensors and vLLM hold it in
 //         the model dtype, so for bfloat16 models they round qgrid's
-//         fp16-grid scales to bf16), `weight_zero_point` (asymmetric only: the zero points,
-//         packed the same way along the output dim, int32
+//         fp16-grid scales to bf16), `weight_zero_point` (asymmetric only: the
+//         zero points, packed the same way along the output dim, int32
 //         [ceil(out*bits/32), groups]; symmetric layers must have zero
 //         2^(bits-1) and store none), `weight_shape` int64 [out, in], and
 //         `weight_g_idx` int32 [in] when groups are not contiguous (GPTQ
@@ -40,8 +40,10 @@
 //         config_groups: {group_0: {targets: ["Linear"], weights:
 //         {num_bits, type: "int", symmetric, strategy: "group"|"channel",
 //         group_size (null for channel), actorder: null | "weight"
-//         (act-order, contiguous groups) | "group" (g_idx; compressed-tensors
-//         >= 0.19 refuses it, vLLM reads it), dynamic: false, zp_dtype:
+//         (act-order, contiguous groups) | "group" (g_idx: the layout of
+//         compressed-tensors < 0.19 and of vLLM's WNA16 scheme; 0.19
+//         refuses the value, so such exports need an older reader),
+//         dynamic: false, zp_dtype:
 //         "torch.int8" when asymmetric, ...}, format: "pack-quantized"}},
 //         ignore: ["lm_head", dense block linears]}. Other per-layer forms
 //         (layer rules) get further groups whose targets name their
