@@ -19,8 +19,9 @@ tensor of the decompressed model must EQUAL the fake export's (max |diff| =
 
 Act-order with g_idx (GPTQ desc_act without static groups, groups not
 contiguous): qgrid writes `weight_g_idx` and `actorder: "group"`, the layout
-vLLM's CompressedTensorsWNA16 reads, but compressed-tensors 0.19 removed
-that ordering and refuses the config; the test checks the refusal and
+of compressed-tensors < 0.19 and vLLM's CompressedTensorsWNA16 (not run
+here), but compressed-tensors 0.19 removed that ordering and refuses the
+config; the test checks the refusal and
 dequantizes with the package's own `unpack_from_int32` and
 `w[:, j] = (q[:, j] - zp[:, g_idx[j]]) * scale[:, g_idx[j]]`.
 Act-order with static groups (contiguous) is `actorder: "weight"` and
