@@ -1,6 +1,6 @@
 // `qgrid quantize`: quantize a Hugging Face checkpoint with one method and
-// save it (fake-quant safetensors, GPTQ or AWQ packed layout) together with
-// a quantization report.
+// save it (fake-quant safetensors, GPTQ, AWQ or compressed-tensors layout)
+// together with a quantization report.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -187,7 +187,9 @@ void RegisterQuantCommands(CLI::App& app) {
       ->capture_default_str();
   q->add_option("--out", args->out, "Output folder")->required();
   q->add_option("--format", args->format,
-                "fake (dequantized safetensors) | gptq | awq (4-bit GEMM)")
+                "fake (dequantized safetensors) | gptq | awq (4-bit GEMM) | "
+                "compressed-tensors (vLLM: pack-quantized W2..W8A16, "
+                "int-quantized W8A8)")
       ->capture_default_str();
   q->add_option("--device", args->device,
                 "cpu | cuda[:N]: where each decoder block is calibrated and "

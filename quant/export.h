@@ -18,10 +18,51 @@
 //         [groups, out/8] with AWQ's interleaved nibble order, `scales` fp16
 //         [groups, out]; quantization_config {quant_method: "awq", bits: 4,
 //         group_size, zero_point: true, version: "gemm"}.
+//   compressed-tensors: compressed-tensors' "pack-quantized" form
+//         (PackedQuantizationCompressor; what vLLM's CompressedTensorsWNA16
+//         and transformers read), weight-only int W2..W8A16: per linear
+//         `weight_packed` int32 [out, ceil(in*bits/32)] (each row one dense
+//         LSB-first bit stream of the unsigned codes, padded to whole
+//         words; compressed-tensors' signed int8 value q - 2^(bits-1) plus
+//         pack_to_int32's offset 2^(bits-1) is qgrid's code),
+//         `weight_scale` [out, groups] (float32; float16 for float16
+//         models; readers such as compressed-tensors and vLLM hold it in
+//         the model dtype, so for bfloat16 models they round qgrid's
+//         fp16-grid scales to bf16), `weight_zero_point` (asymmetric only: the
+//         zero points, packed the same way along the output dim, int32
+//         [ceil(out*bits/32), groups]; symmetric layers must have zero
+//         2^(bits-1) and store none), `weight_shape` int64 [out, in], and
+//         `weight_g_idx` int32 [in] when groups are not contiguous (GPTQ
+//         act-order without static groups). Dequantized: w[o, i] =
+//         (q - zp)[o, g] * scale[o, g], g = g_idx[i] (contiguous: i / group).
+//         quantization_config {quant_method: "compressed-tensors", format:
+//         "pack-quantized", quantization_status: "compressed",
+//         config_groups: {group_0: {targets: ["Linear"], weights:
+//         {num_bits, type: "int", symmetric, strategy: "group"|"channel",
+//         group_size (null for channel), actorder: null | "weight"
+//         (act-order, contiguous groups) | "group" (g_idx: the layout of
+//         compressed-tensors < 0.19 and of vLLM's WNA16 scheme; 0.19
+//         refuses the value, so such exports need an older reader),
+//         dynamic: false, zp_dtype:
+//         "torch.int8" when asymmetric, ...}, format: "pack-quantized"}},
+//         ignore: ["lm_head", dense block linears]}. Other per-layer forms
+//         (layer rules) get further groups whose targets name their
+//         modules (an exact name wins over "Linear" in compressed-tensors
+//         and vLLM). W8A8 (a_bits 8, per-token, dynamic; 8-bit weights) is
+//         the "int-quantized" format instead (IntQuantizationCompressor):
+//         `weight` int8 [out, in] holding the signed codes q - 128,
+//         `weight_scale`, `weight_zero_point` int8 [out, groups] when
+//         asymmetric, no weight_shape/g_idx (act-order needs static
+//         groups), and input_activations {num_bits: 8, type: "int",
+//         symmetric: true, strategy: "token", dynamic: true} (qgrid's
+//         activation fake-quant: absmax / 127 per token, as vLLM's dynamic
+//         int8). Per-tensor scales, fp8, other activation forms and KV
+//         quantization are refused (ValidateExport).
 // Layers left dense (skipped by rules, lm_head) are stored as `.weight`.
 //
-// LoadModel reads all three back: it installs QuantizedLinearFactory when
-// config.json has a gptq/awq quantization_config, and re-installs the
+// LoadModel reads all of them back: it installs QuantizedLinearFactory when
+// config.json has a quantization_config (compressed-tensors linears become
+// FakeQuantLinear with their integer form), and re-installs the
 // activation and KV-cache fake-quant recorded in `qgrid_quantization`.
 //
 // Thread-safety: free functions; ExportModel only reads the model.

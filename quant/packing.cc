@@ -133,4 +133,55 @@ absl::StatusOr<at::Tensor> UnpackAwqCols(const at::Tensor& packed, int64_t m) {
   return out;
 }
 
+absl::StatusOr<at::Tensor> PackStreamCols(const at::Tensor& codes, int bits) {
+  if (bits < 1 || bits > 8 || codes.dim() != 2)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "compressed-tensors packing: need 2-D codes and 1..8 bits, got ",
+        bits));
+  const int64_t n = codes.size(0), m = codes.size(1);
+  const int64_t words = (m * bits + 31) / 32;
+  at::Tensor c = codes.cpu().to(at::kInt).contiguous();
+  at::Tensor out = at::zeros({n, words}, at::kInt);
+  const int32_t* src = c.data_ptr<int32_t>();
+  uint32_t* dst = reinterpret_cast<uint32_t*>(out.data_ptr<int32_t>());
+  const uint32_t mask = (1u << bits) - 1;
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t* row = dst + i * words;
+    for (int64_t j = 0; j < m; ++j) {
+      const uint32_t v = static_cast<uint32_t>(src[i * m + j]) & mask;
+      const int64_t bit = j * bits, w = bit / 32, off = bit % 32;
+      row[w] |= v << off;
+      if (off + bits > 32) row[w + 1] |= v >> (32 - off);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<at::Tensor> UnpackStreamCols(const at::Tensor& packed, int bits,
+                                            int64_t m) {
+  if (bits < 1 || bits > 8 || packed.dim() != 2 ||
+      packed.size(1) != (m * bits + 31) / 32)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "compressed-tensors unpacking: expected ", (m * bits + 31) / 32,
+        " words per row for ", m, " codes of ", bits, " bits, got ",
+        packed.dim() == 2 ? packed.size(1) : -1));
+  const int64_t n = packed.size(0), words = packed.size(1);
+  at::Tensor p = packed.cpu().to(at::kInt).contiguous();
+  const uint32_t* src =
+      reinterpret_cast<const uint32_t*>(p.data_ptr<int32_t>());
+  at::Tensor out = at::empty({n, m}, at::kInt);
+  int32_t* dst = out.data_ptr<int32_t>();
+  const uint32_t mask = (1u << bits) - 1;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t* row = src + i * words;
+    for (int64_t j = 0; j < m; ++j) {
+      const int64_t bit = j * bits, w = bit / 32, off = bit % 32;
+      uint32_t v = row[w] >> off;
+      if (off + bits > 32) v |= row[w + 1] << (32 - off);
+      dst[i * m + j] = static_cast<int32_t>(v & mask);
+    }
+  }
+  return out;
+}
+
 }  // namespace qgrid::quant

@@ -10,6 +10,12 @@
 // nibble i holding column order[i] of each group of 8, order = {0, 2, 4, 6,
 // 1, 3, 5, 7} (llm-awq / AutoAWQ pack order).
 //
+// compressed-tensors pack-quantized layout (PackedQuantizationCompressor,
+// pack_to_int32): one dense LSB-first bit stream per row along dim 1, any
+// width 1..8 bits, the row padded with zero codes to whole words
+// (ceil(m * bits / 32) words; codes may straddle words). Codes are the
+// unsigned form (compressed-tensors' signed int8 value plus 2^(bits-1)).
+//
 // All functions are pure; inputs are CPU int32 tensors (codes in
 // [0, 2^bits)); results are CPU int32.
 #ifndef QGRID_QUANT_PACKING_H_
@@ -33,6 +39,11 @@ absl::StatusOr<at::Tensor> UnpackCols(const at::Tensor& packed, int bits,
 // AWQ GEMM: codes [n, m] (4-bit) -> [n, m / 8] with the interleaved order.
 absl::StatusOr<at::Tensor> PackAwqCols(const at::Tensor& codes);
 absl::StatusOr<at::Tensor> UnpackAwqCols(const at::Tensor& packed, int64_t m);
+
+// compressed-tensors: codes [n, m] -> [n, ceil(m * bits / 32)] (dim 1).
+absl::StatusOr<at::Tensor> PackStreamCols(const at::Tensor& codes, int bits);
+absl::StatusOr<at::Tensor> UnpackStreamCols(const at::Tensor& packed, int bits,
+                                            int64_t m);
 
 }  // namespace qgrid::quant
 

@@ -510,15 +510,34 @@ absl::StatusOr<ExportFormat> ParseExportFormat(const std::string& s) {
   if (s == "fake") return ExportFormat::kFake;
   if (s == "gptq") return ExportFormat::kGptq;
   if (s == "awq") return ExportFormat::kAwq;
-  return absl::InvalidArgumentError("unknown export format '" + s +
-                                    "' (known: fake, gptq, awq)");
+  if (s == "compressed-tensors") return ExportFormat::kCompressedTensors;
+  return absl::InvalidArgumentError(
+      "unknown export format '" + s +
+      "' (known: fake, gptq, awq, compressed-tensors)");
 }
 
 absl::Status ValidateExport(const QuantConfig& c,
                             const model::ModelConfig& model,
                             ExportFormat format) {
   if (format == ExportFormat::kFake) return absl::OkStatus();
-  const char* fname = format == ExportFormat::kGptq ? "gptq" : "awq";
+  // compressed-tensors: weight-only pack-quantized, or W8A8 int-quantized
+  // with dynamic per-token int8 activations.
+  const bool ct_w8a8 = format == ExportFormat::kCompressedTensors &&
+                       c.a_bits == 8 && c.a_granularity == "per_token" &&
+                       !c.a_static;
+  if (format == ExportFormat::kCompressedTensors &&
+      ((c.a_bits < 16 && !ct_w8a8) || c.kv_bits < 16))
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--format compressed-tensors: qgrid writes weight-only "
+        "pack-quantized (W2..W8A16) and W8A8 int-quantized with dynamic "
+        "per-token 8-bit activations; activation (a_bits ",
+        c.a_bits, ") or KV-cache (kv_bits ", c.kv_bits,
+        ") quantization cannot be stored, use --format fake"));
+  const char* fname = format == ExportFormat::kGptq  ? "gptq"
+                      : format == ExportFormat::kAwq ? "awq"
+                                                     : "compressed-tensors";
+  // compressed-tensors packs any row length (padded to whole words).
+  const bool ct = format == ExportFormat::kCompressedTensors;
   std::set<int> bits_seen;
   std::set<int> groups_seen;
   for (const LinearShape& l : LinearShapes(model)) {
@@ -529,7 +548,12 @@ absl::Status ValidateExport(const QuantConfig& c,
       return absl::InvalidArgumentError(absl::StrCat(
           "--format ", fname, ": method ", s.method, " (layer ", l.name,
           ") has no integer-code form; use --format fake"));
-    if (s.method.rfind("smoothquant", 0) == 0 && c.a_bits < 16)
+    if (ct_w8a8 && s.w_bits != 8)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--format compressed-tensors: W8A8 int-quantized needs 8-bit "
+          "weights; layer ",
+          l.name, " has ", s.w_bits));
+    if (s.method.rfind("smoothquant", 0) == 0 && c.a_bits < 16 && !ct_w8a8)
       return absl::InvalidArgumentError(
           absl::StrCat("--format ", fname,
                        ": weight-only format; activation quantization "
@@ -560,7 +584,7 @@ absl::Status ValidateExport(const QuantConfig& c,
           "--format gptq: layer ", l.name, " input dim ", l.in, " x ", s.w_bits,
           " bits does not fill whole int32 words; skip it with a "
           "layer rule ({match: ..., skip: true}) or use --format fake"));
-    if ((l.out * s.w_bits) % 32 != 0)
+    if (!ct && (l.out * s.w_bits) % 32 != 0)
       return absl::InvalidArgumentError(
           absl::StrCat("--format ", fname, ": layer ", l.name, " output dim ",
                        l.out, " x ", s.w_bits,

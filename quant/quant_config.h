@@ -125,7 +125,7 @@ absl::Status Validate(const QuantConfig& cfg,
 
 // Export formats (quant/export.h). Checked against the model as well:
 // packed formats need in/out dims that fill whole int32 words.
-enum class ExportFormat { kFake, kGptq, kAwq };
+enum class ExportFormat { kFake, kGptq, kAwq, kCompressedTensors };
 absl::StatusOr<ExportFormat> ParseExportFormat(const std::string& s);
 absl::Status ValidateExport(const QuantConfig& cfg,
                             const model::ModelConfig& model,

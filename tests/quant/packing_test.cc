@@ -66,5 +66,32 @@ TEST(Packing, AwqInterleavedOrder) {
   EXPECT_TRUE(at::equal(*UnpackAwqCols(*PackAwqCols(r), 32), r));
 }
 
+// compressed-tensors pack_to_int32: a dense LSB-first stream per row, any
+// width 1..8, rows padded to whole words.
+TEST(Packing, StreamColsRoundTripsAnyWidthWithPadding) {
+  at::manual_seed(3);
+  for (int bits = 1; bits <= 8; ++bits) {
+    for (int64_t m : {32, 37, 172}) {
+      at::Tensor c = at::randint(0, 1 << bits, {3, m}, at::kInt);
+      auto p = PackStreamCols(c, bits);
+      ASSERT_TRUE(p.ok()) << p.status();
+      EXPECT_EQ(p->size(1), (m * bits + 31) / 32) << bits << " " << m;
+      auto u = UnpackStreamCols(*p, bits, m);
+      ASSERT_TRUE(u.ok());
+      EXPECT_TRUE(at::equal(*u, c)) << bits << " " << m;
+    }
+  }
+  at::Tensor c4 = at::arange(8, at::kInt).reshape({1, 8});
+  EXPECT_EQ(Word(*PackStreamCols(c4, 4), 0, 0), 0x76543210u);
+  // 5 bits: code 6 starts at bit 30, its top 3 bits open word 1.
+  at::Tensor c5 = at::zeros({1, 8}, at::kInt);
+  c5.index_put_({0, 6}, 0b10110);
+  auto p5 = PackStreamCols(c5, 5);
+  EXPECT_EQ(Word(*p5, 0, 0), 0b10u << 30);
+  EXPECT_EQ(Word(*p5, 0, 1), 0b101u);
+  EXPECT_FALSE(PackStreamCols(c4, 9).ok());
+  EXPECT_FALSE(UnpackStreamCols(*p5, 5, 20).ok());
+}
+
 }  // namespace
 }  // namespace qgrid::quant

@@ -137,6 +137,39 @@ TEST(QuantConfig, ExportValidationRejectsThreeBitAwqAndUnpackableDims) {
   EXPECT_TRUE(ValidateExport(c, m, ExportFormat::kFake).ok());
 }
 
+// compressed-tensors pads rows to whole words (172 dims pass), stores
+// weight-only forms and W8A8 with dynamic per-token 8-bit activations only.
+TEST(QuantConfig, CompressedTensorsExportValidation) {
+  model::ModelConfig m = Stories();
+  QuantConfig c;
+  c.method = "gptq";
+  c.w_bits = 4;
+  c.group_size = 4;  // 172 = 4 * 43
+  EXPECT_TRUE(ValidateExport(c, m, ExportFormat::kCompressedTensors).ok());
+  EXPECT_EQ(*ParseExportFormat("compressed-tensors"),
+            ExportFormat::kCompressedTensors);
+  c.kv_bits = 8;
+  EXPECT_FALSE(ValidateExport(c, m, ExportFormat::kCompressedTensors).ok());
+  c.kv_bits = 16;
+  c.a_bits = 8;  // W4A8: not a compressed-tensors int-quantized form
+  auto s = ValidateExport(c, m, ExportFormat::kCompressedTensors);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("8-bit weights"), std::string::npos) << s;
+  c.w_bits = 8;
+  EXPECT_TRUE(ValidateExport(c, m, ExportFormat::kCompressedTensors).ok());
+  c.a_granularity = "per_tensor";
+  EXPECT_FALSE(ValidateExport(c, m, ExportFormat::kCompressedTensors).ok());
+  c.a_granularity = "per_token";
+  c.a_bits = 6;
+  EXPECT_FALSE(ValidateExport(c, m, ExportFormat::kCompressedTensors).ok());
+  c.a_bits = 16;
+  c.group_size = 0;  // per-tensor integer scales
+  EXPECT_FALSE(ValidateExport(c, m, ExportFormat::kCompressedTensors).ok());
+  c.group_size = 4;
+  c.method = "fp8";
+  EXPECT_FALSE(ValidateExport(c, m, ExportFormat::kCompressedTensors).ok());
+}
+
 TEST(QuantConfig, CanonicalJsonIsIndependentOfInputOrder) {
   auto a = ParseQuantConfig(R"({"method":"gptq","bits":4,"sym":true})", "a");
   auto b = ParseQuantConfig(R"({"sym":true,"bits":4,"method":"gptq"})", "b");

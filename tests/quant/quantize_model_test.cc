@@ -481,5 +481,151 @@ TEST(QuantizeModel, PerBlockPlacementOnCudaKeepsTheModelOnCpu) {
       at::allclose(Logits(*lm, probe), Logits(*ref, probe), 1e-2, 1e-2));
 }
 
+// compressed-tensors pack-quantized export -> LoadModel: the reloaded
+// layers (FakeQuantLinear from weight_packed / weight_scale /
+// weight_zero_point / weight_g_idx) give exactly the fake-quant model's
+// logits, on the committed qgrid-tiny (192/512 dims) and, when present, on
+// stories260K (172 = rows and zero points padded to whole int32 words).
+TEST(CompressedTensors, ExportReloadsWithTheFakeQuantLogits) {
+  struct Case {
+    std::string name, method;
+    int bits, group;
+    bool sym, act_order, static_groups;
+  };
+  const std::vector<Case> cases = {
+      {"rtn-w4-g32-asym", "rtn", 4, 32, false, false, false},
+      {"rtn-w8-channel-sym", "rtn", 8, -1, true, false, false},
+      {"gptq-w4-g64-sym-gidx", "gptq", 4, 64, true, true, false},
+      {"gptq-w4-g32-asym-static", "gptq", 4, 32, false, true, true},
+      {"gptq-w3-channel-asym", "gptq", 3, -1, false, false, false}};
+  const std::string tiny = testing::SourceDir() + "/assets/qgrid-tiny";
+  at::manual_seed(5);
+  at::Tensor calib = at::randint(0, 6144, {8, 64}, at::kLong);
+  at::Tensor probe = at::randint(0, 6144, {2, 24}, at::kLong);
+  for (const Case& k : cases) {
+    auto lm = CausalLM::Load(tiny);
+    ASSERT_TRUE(lm.ok()) << lm.status();
+    QuantConfig c;
+    c.method = k.method;
+    c.w_bits = k.bits;
+    c.group_size = k.group;
+    c.sym = k.sym;
+    c.act_order = k.act_order;
+    c.static_groups = k.static_groups;
+    QuantizeOptions o;
+    o.show_progress = false;
+    ASSERT_TRUE(QuantizeModel(**lm, c, calib, o).ok()) << k.name;
+    at::Tensor want = Logits(**lm, probe);
+    std::string out = testing::MakeTempDir(k.name);
+    auto st = ExportModel(**lm, c, out, ExportFormat::kCompressedTensors);
+    ASSERT_TRUE(st.ok()) << k.name << ": " << st;
+    auto ck = model::Checkpoint::Open(out);
+    ASSERT_TRUE(ck.ok());
+    const std::string q = "model.layers.0.self_attn.q_proj";
+    EXPECT_FALSE((*ck)->Has(q + ".weight"));
+    auto packed = (*ck)->Load(q + ".weight_packed");
+    ASSERT_TRUE(packed.ok());
+    EXPECT_EQ(packed->sizes().vec(),
+              (std::vector<int64_t>{192, (192 * k.bits + 31) / 32}));
+    EXPECT_EQ((*ck)->Has(q + ".weight_zero_point"), !k.sym) << k.name;
+    EXPECT_EQ((*ck)->Has(q + ".weight_g_idx"), k.act_order && !k.static_groups)
+        << k.name;
+    EXPECT_TRUE((*ck)->Has("lm_head.weight"));
+    std::ifstream cf(out + "/config.json");
+    auto qc = nlohmann::json::parse(cf)["quantization_config"];
+    EXPECT_EQ(qc["quant_method"], "compressed-tensors");
+    EXPECT_EQ(qc["format"], "pack-quantized");
+    const auto& w = qc["config_groups"]["group_0"]["weights"];
+    EXPECT_EQ(w["num_bits"], k.bits);
+    EXPECT_EQ(w["symmetric"], k.sym);
+    EXPECT_EQ(w["strategy"], k.group > 0 ? "group" : "channel");
+    auto back = LoadModel(out);
+    ASSERT_TRUE(back.ok()) << k.name << ": " << back.status();
+    EXPECT_EQ((*back)->layer(0).q_proj->kind(), "fake-quant");
+    at::Tensor got = Logits(**back, probe);
+    EXPECT_TRUE(at::equal(got, want))
+        << k.name << " max diff " << (got - want).abs().max().item<float>();
+    std::filesystem::remove_all(out);
+  }
+}
+
+TEST(Stories260K, CompressedTensorsPadsRowsAndMixesGroups) {
+  const Stories* s = LoadStories();
+  if (s->dir.empty()) GTEST_SKIP() << "needs ../shared/models/stories260K";
+  QuantConfig c = StoriesConfig("gptq", 4);  // down_proj per channel
+  QRun r = Quantize(*s, c);
+  at::Tensor probe = s->heldout.slice(0, 0, 4);
+  at::Tensor want = Logits(*r.lm, probe);
+  std::string out = testing::MakeTempDir("ct-stories");
+  auto st = ExportModel(*r.lm, c, out, ExportFormat::kCompressedTensors);
+  ASSERT_TRUE(st.ok()) << st;
+  auto ck = model::Checkpoint::Open(out);
+  ASSERT_TRUE(ck.ok());
+  // 172 inputs x 4 bits = 21.5 words -> 22; 172 zero points likewise.
+  auto dp = (*ck)->Load("model.layers.0.mlp.down_proj.weight_packed");
+  ASSERT_TRUE(dp.ok());
+  EXPECT_EQ(dp->sizes().vec(), (std::vector<int64_t>{64, 22}));
+  auto zp = (*ck)->Load("model.layers.0.mlp.gate_proj.weight_zero_point");
+  ASSERT_TRUE(zp.ok());
+  EXPECT_EQ(zp->sizes().vec(), (std::vector<int64_t>{22, 2}));
+  std::ifstream cf(out + "/config.json");
+  auto qc = nlohmann::json::parse(cf)["quantization_config"];
+  ASSERT_EQ(qc["config_groups"].size(), 2u) << qc.dump();
+  EXPECT_EQ(qc["config_groups"]["group_0"]["targets"],
+            nlohmann::json::array({"Linear"}));
+  EXPECT_EQ(qc["config_groups"]["group_1"]["weights"]["strategy"], "channel");
+  EXPECT_EQ(qc["config_groups"]["group_1"]["targets"].size(),
+            size_t(r.lm->num_layers()));
+  auto back = LoadModel(out);
+  ASSERT_TRUE(back.ok()) << back.status();
+  at::Tensor got = Logits(**back, probe);
+  EXPECT_TRUE(at::equal(got, want))
+      << "max diff " << (got - want).abs().max().item<float>();
+  std::filesystem::remove_all(out);
+}
+
+// W8A8 int-quantized: int8 `weight`, scales, dynamic per-token int8
+// activations; LoadModel re-installs the activation fake-quant from
+// qgrid_quantization, so the logits are the fake-quant model's.
+TEST(CompressedTensors, W8A8IntQuantizedReloadsWithTheSameLogits) {
+  const std::string tiny = testing::SourceDir() + "/assets/qgrid-tiny";
+  at::manual_seed(6);
+  at::Tensor calib = at::randint(0, 6144, {8, 64}, at::kLong);
+  at::Tensor probe = at::randint(0, 6144, {2, 24}, at::kLong);
+  for (const char* method : {"smoothquant", "gptq"}) {
+    auto lm = CausalLM::Load(tiny);
+    ASSERT_TRUE(lm.ok()) << lm.status();
+    auto c = ParseQuantConfig(
+        std::string("{\"method\":\"") + method +
+            "\",\"bits\":8,\"a_bits\":8,\"group_size\":-1,\"sym\":true}",
+        "test");
+    ASSERT_TRUE(c.ok()) << c.status();
+    QuantizeOptions o;
+    o.show_progress = false;
+    ASSERT_TRUE(QuantizeModel(**lm, *c, calib, o).ok()) << method;
+    at::Tensor want = Logits(**lm, probe);
+    std::string out = testing::MakeTempDir(std::string("w8a8-") + method);
+    auto st = ExportModel(**lm, *c, out, ExportFormat::kCompressedTensors);
+    ASSERT_TRUE(st.ok()) << method << ": " << st;
+    auto ck = model::Checkpoint::Open(out);
+    ASSERT_TRUE(ck.ok());
+    auto w = (*ck)->Load("model.layers.0.mlp.down_proj.weight");
+    ASSERT_TRUE(w.ok());
+    EXPECT_EQ(w->scalar_type(), at::kChar);
+    EXPECT_FALSE((*ck)->Has("model.layers.0.mlp.down_proj.weight_packed"));
+    std::ifstream cf(out + "/config.json");
+    auto qc = nlohmann::json::parse(cf)["quantization_config"];
+    EXPECT_EQ(qc["format"], "int-quantized");
+    EXPECT_EQ(qc["config_groups"]["group_0"]["input_activations"]["strategy"],
+              "token");
+    auto back = LoadModel(out);
+    ASSERT_TRUE(back.ok()) << method << ": " << back.status();
+    at::Tensor got = Logits(**back, probe);
+    EXPECT_TRUE(at::equal(got, want))
+        << method << " max diff " << (got - want).abs().max().item<float>();
+    std::filesystem::remove_all(out);
+  }
+}
+
 }  // namespace
 }  // namespace qgrid::quant
