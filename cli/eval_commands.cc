@@ -78,6 +78,24 @@ absl::StatusOr<nlohmann::json> QuantizeForEval(
   return rec;
 }
 
+// The flags' evaluation options (--dump-requests uses the prompt ones).
+eval::EvalOptions EvalOptionsOf(const EvalFlags& f) {
+  eval::EvalOptions o;
+  o.shots = f.shots;
+  o.limit = f.limit;
+  o.batch_size = f.batch_size;
+  if (f.seed >= 0) o.seed = static_cast<uint64_t>(f.seed);
+  o.data_dir = f.data_dir;
+  o.samples_out = f.samples_out;
+  o.progress = true;
+  o.reuse_context = !f.no_reuse;
+  o.add_bos = f.add_bos;
+  o.special_tokens = !f.no_special_tokens;
+  o.measure_speed = f.speed;
+  o.max_length = f.max_length;
+  return o;
+}
+
 int RunEval(const EvalFlags& f, const CLI::App& cmd) {
   model::LoadOptions lo;
   lo.device = f.device;
@@ -99,13 +117,9 @@ int RunEval(const EvalFlags& f, const CLI::App& cmd) {
   if (!f.dump_requests.empty()) {
     // No model: the requests do not depend on it (lm-eval builds them
     // before it loads one either).
-    eval::EvalOptions o;
-    o.shots = f.shots;
-    o.limit = f.limit;
-    if (f.seed >= 0) o.seed = static_cast<uint64_t>(f.seed);
-    o.data_dir = f.data_dir;
     int64_t n = 0;
-    absl::Status s = eval::DumpRequests(tasks, o, f.dump_requests, &n);
+    absl::Status s =
+        eval::DumpRequests(tasks, EvalOptionsOf(f), f.dump_requests, &n);
     if (!s.ok()) {
       return ReportError("eval",
                          absl::IsPermissionDenied(s) || absl::IsDataLoss(s)
@@ -154,19 +168,7 @@ int RunEval(const EvalFlags& f, const CLI::App& cmd) {
     }
     quant_record = *rec;
   }
-  eval::EvalOptions o;
-  o.shots = f.shots;
-  o.limit = f.limit;
-  o.batch_size = f.batch_size;
-  if (f.seed >= 0) o.seed = static_cast<uint64_t>(f.seed);
-  o.data_dir = f.data_dir;
-  o.samples_out = f.samples_out;
-  o.progress = true;
-  o.reuse_context = !f.no_reuse;
-  o.add_bos = f.add_bos;
-  o.special_tokens = !f.no_special_tokens;
-  o.measure_speed = f.speed;
-  o.max_length = f.max_length;
+  eval::EvalOptions o = EvalOptionsOf(f);
   auto results = eval::EvaluateTasks(**lm, tasks, o);
   if (!results.ok()) return ReportError("eval", results.status());
   nlohmann::json& all = *results;
