@@ -63,6 +63,14 @@ def boolq_to_hf(r):
             "label": r["gold"]}
 
 
+def mc_taco_to_hf(fields):
+    # The official TSV: sentence, question, answer, label yes/no, category;
+    # CogComp/mc_taco on the Hub has label as a class index (0 no, 1 yes).
+    sentence, question, answer, label, category = fields
+    return {"sentence": sentence, "question": question, "answer": answer,
+            "label": {"no": 0, "yes": 1}[label], "category": category}
+
+
 def winogrande_to_hf(r):
     # lm-eval (winogrande/preprocess_winogrande.py): choices are
     # sentence[:idx] + option_i, the continuation sentence[idx + 1:].strip().
@@ -89,6 +97,13 @@ class Case:
     # Another split holding the shots (lm-eval's fewshot_split), e.g. MMLU's
     # dev; None: the shots come from the scored file itself.
     fewshot_file: Optional[str] = None
+    # The path qgrid's YAML expects when it differs from `file` (the same
+    # documents read under another task's name, e.g. qa4mre 2012/2013 over
+    # the 2011 fixture: the three years share one schema and one prompt).
+    qgrid_file: Optional[str] = None
+    # How to read `file` for a converter: "jsonl" or "tsv" (no header; the
+    # converter gets the list of fields).
+    reader: str = "jsonl"
 
 
 CASES = [
@@ -135,6 +150,21 @@ CASES = [
     Case("mmlu", "mmlu_astronomy", "data", "mmlu/test/astronomy.jsonl",
          shots=(0, 2), fewshot_file="mmlu/dev/astronomy.jsonl"),
     Case("qa4mre_2011", "qa4mre_2011", "fixtures", "qa4mre/2011.main.EN.jsonl", shots=(0,)),
+    Case("qa4mre_2012", "qa4mre_2012", "fixtures", "qa4mre/2011.main.EN.jsonl", shots=(0,),
+         qgrid_file="qa4mre/2012.main.EN.jsonl"),
+    Case("qa4mre_2013", "qa4mre_2013", "fixtures", "qa4mre/2011.main.EN.jsonl", shots=(0,),
+         qgrid_file="qa4mre/2013.main.EN.jsonl"),
+    Case("mutual_plus", "mutual_plus", "fixtures", "mutual/dev.jsonl", shots=(0,),
+         qgrid_file="mutual_plus/dev.jsonl"),
+    Case("mc_taco", "mc_taco", "fixtures", "mc_taco/test_9442.tsv", mc_taco_to_hf,
+         shots=(0,), reader="tsv"),
+    Case("blimp:adjunct_island", "blimp_adjunct_island", "fixtures",
+         "blimp/adjunct_island.jsonl", shots=(0,)),
+    Case("blimp:anaphor_gender_agreement", "blimp_anaphor_gender_agreement", "fixtures",
+         "blimp/anaphor_gender_agreement.jsonl", shots=(0,)),
+    # The fixture's train split holds one worked answer: 0- and 1-shot.
+    Case("gsm8k", "gsm8k", "data", "gsm8k/test.jsonl", shots=(0, 1),
+         fewshot_file="gsm8k/train.jsonl"),
 ]
 
 
@@ -144,6 +174,26 @@ def data_dir(case: Case) -> pathlib.Path:
         need_shared("data/" + case.file)
         return need_shared("data")
     return DATA_DIRS[case.data_dir]
+
+
+def qgrid_data_dir(case: Case, tmp: pathlib.Path) -> pathlib.Path:
+    """The --data-dir for qgrid: the case's own, or a folder in `tmp` where
+    the case's file sits (linked) at the path qgrid's YAML names."""
+    if case.qgrid_file is None:
+        return data_dir(case)
+    root = tmp / "qgrid-data"
+    dst = root / case.qgrid_file
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if not dst.exists():
+        dst.symlink_to(data_dir(case) / case.file)
+    return root
+
+
+def _read_docs(case: Case, src: pathlib.Path):
+    if case.reader == "tsv":
+        with open(src, encoding="utf-8") as f:
+            return [line.rstrip("\n").split("\t") for line in f if line.strip()]
+    return read_jsonl(src)
 
 
 def build_task(tm, case: Case, shots: int, tmp: pathlib.Path, limit: int = LIMIT):
@@ -157,7 +207,7 @@ def build_task(tm, case: Case, shots: int, tmp: pathlib.Path, limit: int = LIMIT
     else:
         path = tmp / f"{case.lm_eval_task}.hf.jsonl"
         with open(path, "w", encoding="utf-8") as f:
-            for d in read_jsonl(src):
+            for d in _read_docs(case, src):
                 f.write(json.dumps(case.to_hf(d), ensure_ascii=False) + "\n")
     # The documents are lm-eval's test split and its few-shot split: lm-eval
     # then draws k + 1 shots and drops the scored document, as qgrid does

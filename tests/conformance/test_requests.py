@@ -11,7 +11,8 @@ The documents and their schema converters: lm_eval_tasks.py.
 import pytest
 
 from conftest import run_qgrid, read_jsonl
-from lm_eval_tasks import CASES, LIMIT, SEED, Case, build_task, data_dir, instances
+from lm_eval_tasks import (CASES, LIMIT, SEED, Case, build_task, data_dir, instances,
+                            qgrid_data_dir)
 
 
 @pytest.fixture(scope="module")
@@ -20,17 +21,27 @@ def task_manager():
     return TaskManager()
 
 
+def _comparable(request_type, arguments):
+    """A request as compared: generate_until's second argument holds
+    lm-eval's generation kwargs (do_sample, temperature: qgrid decodes
+    greedily always), so the stop strings are what is compared of it."""
+    arguments = list(arguments)
+    if request_type == "generate_until":
+        arguments[1] = {"until": list(arguments[1]["until"])}
+    return request_type, arguments
+
+
 def lm_eval_requests(tm, case: Case, shots: int, tmp):
     """lm-eval's (request_type, arguments) in (doc_id, idx) order."""
     task = build_task(tm, case, shots, tmp)
-    return [(i.request_type, list(i.arguments)) for i in instances(task)]
+    return [_comparable(i.request_type, i.arguments) for i in instances(task)]
 
 
 def qgrid_requests(exe, case: Case, shots: int, tmp):
     out = tmp / f"{case.qgrid_task}.qgrid.jsonl"
-    run_qgrid(exe, "eval", "--task", case.qgrid_task, "--data-dir", data_dir(case),
+    run_qgrid(exe, "eval", "--task", case.qgrid_task, "--data-dir", qgrid_data_dir(case, tmp),
               "--shots", shots, "--seed", SEED, "--limit", LIMIT, "--dump-requests", out)
-    return [(r["request_type"], r["arguments"]) for r in read_jsonl(out)]
+    return [_comparable(r["request_type"], r["arguments"]) for r in read_jsonl(out)]
 
 
 def first_difference(a, b):
@@ -100,3 +111,60 @@ def test_ceval_differs_from_lm_evals_ceval_valid_only_as_documented(
     assert len(ours) == len(theirs)
     diff = first_difference([r["arguments"][0] for r in ours], documented)
     assert diff is None, f"ceval:{subject} context {diff[0]}:\n  qgrid:   {diff[1]!r}\n  lm-eval: {diff[2]!r}"
+
+
+def _strip_index_column(src, dst):
+    """A CMMLU CSV (header ",Question,A,B,C,D,Answer": a leading unnamed
+    index column) as JSON lines of the named columns."""
+    import csv
+    import json
+    with open(src, encoding="utf-8") as f, open(dst, "w", encoding="utf-8") as o:
+        for r in csv.DictReader(f):
+            o.write(json.dumps({k: r[k] for k in ("Question", "A", "B", "C", "D", "Answer")},
+                               ensure_ascii=False) + "\n")
+    return str(dst)
+
+
+def _cmmlu_as_official(context, header):
+    """lm-eval's cmmlu context rewritten by the documented differences
+    (eval/tasks/cmmlu.yaml): each question block starts with 题目:, the
+    answer cue is 答案是: and a shot's letter follows it directly."""
+    assert context.startswith(header), context[:80]
+    blocks = context[len(header):].split("\n\n")
+    return header + "\n\n".join(
+        "题目：" + b.replace("\n答案： ", "\n答案是：").replace("\n答案：", "\n答案是：")
+        for b in blocks)
+
+
+@pytest.mark.parametrize("subject,name", [("agronomy", "农学"), ("anatomy", "解剖学")])
+def test_cmmlu_differs_from_lm_evals_cmmlu_only_as_documented(
+        qgrid_torch, task_manager, subject, name, tmp_path):
+    """qgrid's cmmlu follows CMMLU's official src/mp_utils.py on purpose
+    (its YAML documentation), where lm-eval's cmmlu_* writes no 题目:
+    before a question, cues the answer with 答案: rather than 答案是:, and
+    puts its target delimiter " " before a shot's letter. With those rules
+    applied to lm-eval's 5-shot contexts, they must be equal."""
+    from conftest import need_shared
+    root = need_shared("data/cmmlu")
+    files = {"test": _strip_index_column(root / f"test/{subject}.csv", tmp_path / "test.jsonl"),
+             "dev": _strip_index_column(root / f"dev/{subject}.csv", tmp_path / "dev.jsonl")}
+    lm_task = f"cmmlu_{subject}"
+    task = task_manager._factory.build(
+        task_manager._entry(lm_task),
+        overrides={"task": lm_task, "dataset_path": "json", "dataset_name": None,
+                   "dataset_kwargs": {"data_files": files}, "num_fewshot": 5},
+        registry=task_manager._index)
+    task.build_all_requests(limit=LIMIT, rank=0, world_size=1)
+    theirs = [i.arguments[0] for i in instances(task) if i.idx == 0]
+    assert [i.arguments[1] for i in instances(task)][:4] == [" A", " B", " C", " D"]
+    out = tmp_path / "cmmlu.jsonl"
+    run_qgrid(qgrid_torch, "eval", "--task", f"cmmlu:{subject}", "--data-dir", root.parent,
+              "--limit", LIMIT, "--dump-requests", out)
+    ours = read_jsonl(out)
+    assert all(r["request_type"] == "next_token" and r["arguments"][1] == list("ABCD")
+               for r in ours)
+    header = f"以下是关于{name}的单项选择题，请直接给出正确答案的选项。\n\n"
+    documented = [_cmmlu_as_official(t, header) for t in theirs]
+    assert len(ours) == len(theirs)
+    diff = first_difference([r["arguments"][0] for r in ours], documented)
+    assert diff is None, f"cmmlu:{subject} context {diff[0]}:\n  qgrid:   {diff[1]!r}\n  lm-eval: {diff[2]!r}"

@@ -305,12 +305,13 @@ TEST(PaperTasks, RaceAnswersEarlierQuestionsAndScoresTheLast) {
 
 TEST(PaperTasks, BlimpParadigmsAreSubjectsScoredWhole) {
   FakeScorer f;
-  f.ll = Prefer("Mary saw herself.");
+  f.ll = Prefer(" Mary saw herself.");
   auto r = RunTask("blimp:anaphor_gender_agreement", f);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(f.ll_requests.size(), 2u);
   EXPECT_EQ(f.ll_requests[0].context, "");
-  EXPECT_EQ(f.ll_requests[1].continuation, "Mary saw himself.");
+  // lm-eval's blimp_* keep the default target delimiter: " " + sentence.
+  EXPECT_EQ(f.ll_requests[1].continuation, " Mary saw himself.");
   EXPECT_EQ(Metric(*r, "blimp:anaphor_gender_agreement", "acc"), 1.0);
   EXPECT_TRUE((*r)["groups"].contains("anaphor_gender_agreement"));
   auto all = ResolveTask("blimp");
