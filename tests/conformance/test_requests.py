@@ -8,6 +8,8 @@ continuation) pair must be equal, 0-shot and few-shot with the same seed.
 The documents and their schema converters: lm_eval_tasks.py.
 """
 
+import json
+
 import pytest
 
 from conftest import run_qgrid, read_jsonl
@@ -168,3 +170,45 @@ def test_cmmlu_differs_from_lm_evals_cmmlu_only_as_documented(
     assert len(ours) == len(theirs)
     diff = first_difference([r["arguments"][0] for r in ours], documented)
     assert diff is None, f"cmmlu:{subject} context {diff[0]}:\n  qgrid:   {diff[1]!r}\n  lm-eval: {diff[2]!r}"
+
+
+def test_squad2_generations_equal_lm_evals_squadv2(qgrid_torch, monkeypatch, tmp_path):
+    """lm-eval's squadv2 (a Python task over the Hub's flattened SQuAD v2:
+    id, title, context, question, answers{text, answer_start}) asks one
+    generation per question and the log-likelihood of " unanswerable".
+    qgrid's squad2 reads the official JSON and asks the generation only:
+    its exact_match and f1 are lm-eval's "exact" and "f1", which use the
+    generation alone (the no-answer probability only enters best_exact /
+    best_f1, which qgrid does not report; eval/tasks/squad2.yaml)."""
+    import datasets
+    from conftest import need_shared
+    from lm_eval.api.task import ConfigurableTask
+    from lm_eval.tasks.squadv2.task import SQuAD2
+    src = need_shared("data/squad2/squad_v2_dev_5articles.json")
+    with open(src, encoding="utf-8") as f:
+        official = json.load(f)
+    rows = [{"id": q["id"], "title": art["title"], "context": p["context"],
+             "question": q["question"],
+             "answers": {"text": [a["text"] for a in q["answers"]],
+                         "answer_start": [a["answer_start"] for a in q["answers"]]}}
+            for art in official["data"] for p in art["paragraphs"] for q in p["qas"]]
+
+    def local_download(self, *args, **kwargs):
+        self.dataset = datasets.DatasetDict({"validation": datasets.Dataset.from_list(rows),
+                                             "train": datasets.Dataset.from_list(rows[:1])})
+    monkeypatch.setattr(ConfigurableTask, "download", local_download)
+    task = SQuAD2()
+    task.build_all_requests(limit=LIMIT, rank=0, world_size=1)
+    theirs = instances(task)
+    gens = [_comparable(i.request_type, i.arguments) for i in theirs
+            if i.request_type == "generate_until"]
+    others = [i for i in theirs if i.request_type != "generate_until"]
+    assert [(i.request_type, i.arguments[1]) for i in others] == (
+        [("loglikelihood", " unanswerable")] * len(gens))
+    out = tmp_path / "squad2.jsonl"
+    run_qgrid(qgrid_torch, "eval", "--task", "squad2", "--data-dir", src.parent.parent,
+              "--limit", LIMIT, "--dump-requests", out)
+    ours = [_comparable(r["request_type"], r["arguments"]) for r in read_jsonl(out)]
+    assert len(ours) == len(gens) == LIMIT
+    diff = first_difference(ours, gens)
+    assert diff is None, f"squad2 request {diff[0]}:\n  qgrid:   {diff[1]!r}\n  lm-eval: {diff[2]!r}"
