@@ -137,9 +137,10 @@ TEST(EvalCommand, DumpRequestsWritesEveryRequestWithoutAModel) {
   // One shot: the other document, with its gold ending, then "\n\n".
   const std::string ctx = lines[0]["arguments"][0];
   EXPECT_THAT(ctx, HasSubstr("Home and Garden: How to clean a grill."));
-  EXPECT_THAT(ctx, HasSubstr("\n\nRoof shingle removal: A man is sitting "
-                             "on a roof. He"));
-  EXPECT_EQ(lines[0]["arguments"][1], " is using wrap to wrap a pair of skis.");
+  EXPECT_THAT(ctx, HasSubstr("\n\nWashing a car: A woman stands next to a "
+                             "blue car with a bucket. She"));
+  EXPECT_EQ(lines[0]["arguments"][1],
+            " throws the bucket onto the roof of a house.");
   // GPTQ-style perplexity needs a tokenizer: refused, naming the task.
   testing::QgridResult ppl =
       RunQgrid("eval --task wikitext2_gptq --dump-requests " + out, true);

@@ -33,10 +33,11 @@ TEST(PublicSchemaTasks, HellaswagCleansWikiHowMarkersLikeLmEval) {
   auto r = RunTask("hellaswag", f);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(f.ll_requests.size(), 8u);
-  EXPECT_EQ(f.ll_requests[0].context,
-            "Roof shingle removal: A man is sitting on a roof. He");
+  EXPECT_EQ(
+      f.ll_requests[0].context,
+      "Washing a car: A woman stands next to a blue car with a bucket. She");
   EXPECT_EQ(f.ll_requests[3].continuation,
-            " starts pulling up roofing on a roof.");
+            " dips a sponge in the bucket and scrubs the door.");
   EXPECT_EQ(f.ll_requests[4].context,
             "Home and Garden: How to clean a grill. Heat the grill. Then");
   EXPECT_EQ(f.ll_requests[4].continuation, " scrub it with a brush.");
