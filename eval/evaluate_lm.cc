@@ -93,9 +93,7 @@ absl::StatusOr<nlohmann::json> EvaluateGptqPerplexity(const model::CausalLM& lm,
 absl::StatusOr<nlohmann::json> Evaluate(const model::CausalLM& lm,
                                         const TaskConfig& task,
                                         const EvalOptions& opts) {
-  if (task.output_type == OutputType::kPerplexity &&
-      task.perplexity_style == "gptq")
-    return EvaluateGptqPerplexity(lm, task, opts);
+  if (task.IsGptqPerplexity()) return EvaluateGptqPerplexity(lm, task, opts);
   ScorerOptions so;
   so.batch_size = opts.batch_size;
   so.reuse_context = opts.reuse_context;

@@ -74,8 +74,7 @@ absl::Status DumpRequests(const std::vector<TaskConfig>& tasks,
   o.measure_speed = false;
   int64_t n = 0;
   for (const TaskConfig& t : tasks) {
-    if (t.output_type == OutputType::kPerplexity &&
-        t.perplexity_style == "gptq")
+    if (t.IsGptqPerplexity())
       return absl::InvalidArgumentError(absl::StrCat(
           "task '", t.task, "' (", t.source,
           "): GPTQ-style perplexity scores token windows of one tokenized "

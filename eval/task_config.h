@@ -152,6 +152,10 @@ struct TaskConfig {
   // perplexity: "rolling" (lm-eval word/byte perplexity, bits per byte) or
   // "gptq" (non-overlapping windows of `seqlen`, eval/perplexity.h).
   std::string perplexity_style = "rolling";
+  // A perplexity task scored GPTQ's way (token windows of one stream).
+  bool IsGptqPerplexity() const {
+    return output_type == OutputType::kPerplexity && perplexity_style == "gptq";
+  }
   int64_t seqlen = 2048;
   // perplexity gptq: how documents are joined before tokenizing ("\n\n"
   // for WikiText-2, " " for GPTQ's ptb-new and c4-new), the first max_docs
