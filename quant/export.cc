@@ -488,7 +488,7 @@ absl::Status ExportModel(model::CausalLM& lm, const QuantConfig& cfg,
                                        {"sym", base.sym},
                                        {"static_groups", cfg.static_groups},
                                        {"damp_percent", cfg.percdamp},
-                                       {"true_sequential", false},
+                                       {"true_sequential", cfg.true_sequential},
                                        {"checkpoint_format", "gptq"}};
       if (!dynamic.empty()) config["quantization_config"]["dynamic"] = dynamic;
       // AutoGPTQ / GPTQModel also write it as quantize_config.json.

@@ -77,8 +77,9 @@ const std::vector<ParamSpec>& Params() {
            {"desc_act"}),
       Bool("static_groups", false,
            "GPTQ: fix group scales before act-order reordering"),
-      NoEffect(Bool("true_sequential", true,
-                    "GPTQ: sequential within a block (always on here)")),
+      Bool("true_sequential", false,
+           "GPTQ: Hessians of later linears of a block after the earlier "
+           "ones are quantized (4 passes per block)"),
       Num("percdamp", "0.01", 0, 1,
           "GPTQ/SpQR dampening, fraction of mean diag(H)", {"damp"}),
       Int("block_size", 128, 1, 1 << 16, "GPTQ lazy-update block width"),

@@ -37,8 +37,8 @@ struct ParamSpec {
   std::vector<std::string> choices;  // kString: allowed values (empty: any)
   std::string help;
   // False: accepted (sweeps and configs carry it) but without effect on the
-  // quantized model (gptq's true_sequential is always on here; fp16's dtype
-  // is the model's load dtype). No flag, no QuantConfig field.
+  // quantized model (fp16's dtype is the model's load dtype). No flag, no
+  // QuantConfig field.
   bool has_effect = true;
   // kBool flags: the negative flag's name ("asym" for sym); "" = "no-NAME".
   std::string negative_flag;

@@ -185,6 +185,7 @@ const std::map<std::string, Field>& Fields() {
         {"sym", B(&QuantConfig::sym)},
         {"act_order", B(&QuantConfig::act_order)},
         {"static_groups", B(&QuantConfig::static_groups)},
+        {"true_sequential", B(&QuantConfig::true_sequential)},
         {"percdamp", D(&QuantConfig::percdamp)},
         {"block_size", I(&QuantConfig::block_size)},
         {"a_bits", I(&QuantConfig::a_bits)},
@@ -302,6 +303,9 @@ std::string QuantConfig::ToCanonicalJson() const {
   o["sym"] = sym;
   o["act_order"] = act_order;
   o["static_groups"] = static_groups;
+  // Only when on: the keys of every config from before the option existed
+  // (when it was accepted without effect, and off) stay as they were.
+  if (true_sequential) o["true_sequential"] = true;
   o["percdamp"] = percdamp;
   o["block_size"] = block_size;
   o["a_bits"] = a_bits;

@@ -64,8 +64,14 @@ struct QuantConfig {
   // GPTQ.
   bool act_order = false;      // desc_act: columns by decreasing diag(H)
   bool static_groups = false;  // group params fixed before act-order
-  double percdamp = 0.01;      // dampening, fraction of mean(diag(H))
-  int block_size = 128;        // lazy batch update width
+  // GPTQ's --true-sequential (IST-DASLab llama.py): within a block, the
+  // Hessians of o_proj, of gate/up and of down_proj are taken after the
+  // linears before them are quantized (4 capture passes per block). Off: one
+  // pass over the block's full-precision inputs, as llama.py's default and
+  // llm-compressor's sequential pipeline.
+  bool true_sequential = false;
+  double percdamp = 0.01;  // dampening, fraction of mean(diag(H))
+  int block_size = 128;    // lazy batch update width
   // Activation fake-quant (symmetric). 16 = off.
   int a_bits = 16;
   std::string a_granularity = "per_token";  // "per_token" | "per_tensor"

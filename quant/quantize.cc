@@ -446,14 +446,33 @@ class Pipeline {
             ApplySmoothQuant(lm_.layer(i), inputs, cfg_.alpha).status());
       }
     }
-    std::map<std::string, Capture> caps;
-    if (have_calib)
-      CapturePass(i, block, *hidden, ctx, &caps, /*samples=*/false,
-                  /*hess=*/true);
-    for (const auto& r : block) {
-      auto [key, leader] = InputGroup(r.name);
-      Capture* c = caps.count(key) ? &caps[key] : nullptr;
-      QG_RETURN_IF_ERROR(QuantizeLinear(r, c, rep));
+    // One stage (the whole block), or GPTQ's true-sequential stages: q/k/v,
+    // o, gate/up, down (then anything else), each captured after the stages
+    // before it are quantized.
+    std::vector<std::vector<model::LinearRef>> stages;
+    if (cfg_.true_sequential && have_calib) {
+      const std::vector<std::set<std::string>> order = {
+          {"q", "k", "v", "qkv"}, {"o"}, {"gate", "up"}, {"down"}};
+      stages.assign(order.size() + 1, {});
+      for (const auto& r : block) {
+        size_t s = 0;
+        while (s < order.size() && !order[s].count(LinearRole(r.name))) ++s;
+        stages[s].push_back(r);
+      }
+    } else {
+      stages.push_back(block);
+    }
+    for (const auto& stage : stages) {
+      if (stage.empty()) continue;
+      std::map<std::string, Capture> caps;
+      if (have_calib)
+        CapturePass(i, stage, *hidden, ctx, &caps, /*samples=*/false,
+                    /*hess=*/true);
+      for (const auto& r : stage) {
+        auto [key, leader] = InputGroup(r.name);
+        Capture* c = caps.count(key) ? &caps[key] : nullptr;
+        QG_RETURN_IF_ERROR(QuantizeLinear(r, c, rep));
+      }
     }
     return absl::OkStatus();
   }

@@ -460,6 +460,42 @@ TEST(QuantizeModel, PerBlockDevicePlacementOnCpuMatchesInPlace) {
   EXPECT_FALSE(QuantizeModel(*lm, *cfg, calib, bad).ok());
 }
 
+// GPTQ's true-sequential (llama.py --true-sequential): the first stage of
+// block 0 (q/k/v) sees the same full-precision inputs either way, so its
+// weights are equal; o_proj's Hessian is taken after q/k/v are quantized,
+// so o_proj differs. Off, the canonical config (and so every key) is the
+// one of before the option existed.
+TEST(QuantizeModel, TrueSequentialTakesLaterHessiansAfterEarlierLinears) {
+  at::manual_seed(17);
+  at::Tensor calib = at::randint(0, 96, {4, 32}, at::kLong);
+  auto off =
+      ParseQuantConfig(R"({"method":"gptq","group_size":16,"bits":3})", "test");
+  auto on = ParseQuantConfig(
+      R"({"method":"gptq","group_size":16,"bits":3,"true_sequential":true})",
+      "test");
+  ASSERT_TRUE(off.ok() && on.ok());
+  EXPECT_EQ(off->ToCanonicalJson().find("true_sequential"), std::string::npos);
+  EXPECT_NE(on->ToCanonicalJson().find("\"true_sequential\":true"),
+            std::string::npos);
+  QuantizeOptions o;
+  o.show_progress = false;
+  auto a = TinyModel(5), b = TinyModel(5);
+  ASSERT_TRUE(QuantizeModel(*a, *off, calib, o).ok());
+  ASSERT_TRUE(QuantizeModel(*b, *on, calib, o).ok());
+  std::map<std::string, at::Tensor> wa, wb;
+  for (auto& [k, v] : a->StateDict()) wa[k] = v;
+  for (auto& [k, v] : b->StateDict()) wb[k] = v;
+  for (const char* same : {"q_proj", "k_proj", "v_proj"}) {
+    const std::string k = std::string("model.layers.0.self_attn.") + same;
+    ASSERT_TRUE(wa.count(k + ".weight")) << k;
+    EXPECT_TRUE(at::equal(wa[k + ".weight"], wb[k + ".weight"])) << k;
+  }
+  for (const char* later : {"model.layers.0.self_attn.o_proj.weight",
+                            "model.layers.0.mlp.gate_proj.weight",
+                            "model.layers.0.mlp.down_proj.weight"})
+    EXPECT_FALSE(at::equal(wa[later], wb[later])) << later;
+}
+
 TEST(QuantizeModel, PerBlockPlacementOnCudaKeepsTheModelOnCpu) {
   if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device in this build/machine";
   at::manual_seed(14);
