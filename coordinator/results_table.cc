@@ -60,7 +60,7 @@ struct Block {
 // A row's finding about the I.I.D cell.
 enum Verdict {
   kNoIid = 0,       // no I.I.D cell or no OOD cell
-  kNoItems,         // some cell lacks per-item scores
+  kNoItems,         // some cell lacks per-item scores, or n < 2
   kIidSigBest,      // every OOD cell significantly worse
   kOtherSigBetter,  // some OOD cell significantly better
   kTie,             // otherwise: within noise
@@ -270,8 +270,8 @@ absl::Status ComputeStats(std::vector<Block>* blocks,
         scores.push_back(&*b.cells.at({test, cal}).items);
       }
       auto boot = BootstrapValues(scores, kBootstrapResamples, kBootstrapSeed);
-      // Cells on different items (a changed limit): no paired figures; the
-      // row stays n/a.
+      // Cells on different items (a changed limit) or a single item (one
+      // document: no variation to resample): no paired figures; n/a.
       if (!boot.ok()) continue;
       const size_t best_i =
           std::find(cals.begin(), cals.end(), best_cal) - cals.begin();
@@ -366,7 +366,7 @@ std::string SummaryLine(const Summary& s, const std::string& metric) {
       "calibration set significantly better in %d, ties within noise in %d",
       s.verdicts[kIidSigBest], s.verdicts[kOtherSigBetter], s.verdicts[kTie]);
   if (s.verdicts[kNoItems] > 0) {
-    absl::StrAppend(&sig, ", n/a (no per-item scores) in ",
+    absl::StrAppend(&sig, ", n/a (no per-item scores, or under 2 items) in ",
                     s.verdicts[kNoItems]);
   }
   // The point-estimate count first (as before per-item scores), then what
@@ -374,8 +374,8 @@ std::string SummaryLine(const Summary& s, const std::string& metric) {
   return absl::StrFormat(
       "I.I.D calibration is best in %d of %d rows; mean OOD - I.I.D %s gap: "
       "%+.4g; %s",
-      s.iid_best, s.rows_with_iid, metric,
-      s.gap_n ? s.gap_sum / s.gap_n : 0.0, sig);
+      s.iid_best, s.rows_with_iid, metric, s.gap_n ? s.gap_sum / s.gap_n : 0.0,
+      sig);
 }
 
 const char* Arrow(const std::string& metric) {
@@ -411,7 +411,7 @@ std::string RenderTable(const std::vector<Block>& blocks,
       "significantly worse than the best cell; recovery = %% "
       "of the FP16 cell (perplexity: FP16 / value), flips = "
       "items whose correctness changed; n/a = no per-item "
-      "scores stored",
+      "scores stored, or under 2 items",
       kBootstrapResamples);
   if (tex) {
     out << "% qgrid results: "

@@ -186,8 +186,12 @@ double Stderr(const ItemScores& s) {
 
 absl::StatusOr<std::vector<std::vector<double>>> BootstrapValues(
     const std::vector<const ItemScores*>& cells, int resamples, uint64_t seed) {
-  if (cells.empty() || cells[0]->n() == 0) {
-    return absl::InvalidArgumentError("bootstrap: no items");
+  // One item resamples to itself: a zero-width interval that would call any
+  // difference significant.
+  if (cells.empty() || cells[0]->n() < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bootstrap: needs at least 2 items, got ",
+                     cells.empty() ? 0 : cells[0]->n()));
   }
   if (resamples < 1) {
     return absl::InvalidArgumentError("bootstrap: resamples must be >= 1");
@@ -207,24 +211,33 @@ absl::StatusOr<std::vector<std::vector<double>>> BootstrapValues(
   }
   const size_t k = cells.size();
   const bool ratio = agg != Aggregation::kMean;
+  // Item-major copies (item i's k values side by side): one pass over a
+  // resample's indices accumulates every cell.
+  std::vector<double> xm(n * k), dm(ratio ? n * k : 0);
+  for (size_t c = 0; c < k; ++c) {
+    for (size_t i = 0; i < n; ++i) {
+      xm[i * k + c] = cells[c]->x[i];
+      // Per cell: counts agree when every cell tokenizes alike, but
+      // nothing here needs them to.
+      if (ratio) dm[i * k + c] = cells[c]->den[i];
+    }
+  }
   std::vector<std::vector<double>> out(k, std::vector<double>(resamples));
   SplitMix64 rng{seed};
-  std::vector<size_t> idx(n);
+  std::vector<double> num(k), den(k);
   for (int b = 0; b < resamples; ++b) {
-    for (size_t i = 0; i < n; ++i) idx[i] = rng.Below(n);
-    for (size_t c = 0; c < k; ++c) {
-      const double* x = cells[c]->x.data();
-      double num = 0, den = static_cast<double>(n);
-      for (size_t i : idx) num += x[i];
+    std::fill(num.begin(), num.end(), 0.0);
+    std::fill(den.begin(), den.end(), ratio ? 0.0 : static_cast<double>(n));
+    for (size_t j = 0; j < n; ++j) {
+      const size_t i = rng.Below(n);
+      const double* xi = &xm[i * k];
+      for (size_t c = 0; c < k; ++c) num[c] += xi[c];
       if (ratio) {
-        // Per cell: counts agree when every cell tokenizes alike, but
-        // nothing here needs them to.
-        const double* d = cells[c]->den.data();
-        den = 0;
-        for (size_t i : idx) den += d[i];
+        const double* di = &dm[i * k];
+        for (size_t c = 0; c < k; ++c) den[c] += di[c];
       }
-      out[c][b] = Finish(agg, num, den);
     }
+    for (size_t c = 0; c < k; ++c) out[c][b] = Finish(agg, num[c], den[c]);
   }
   return out;
 }

@@ -79,7 +79,8 @@ struct PairedDiff {
 // interval of the differences is taken (linear interpolation between order
 // statistics, numpy's default). Deterministic: a splitmix64 stream seeded
 // with `seed`. InvalidArgument when the cells' item counts or aggregations
-// differ, or n == 0, or resamples < 1.
+// differ, or n < 2 (one item
+// resamples to itself: a zero-width interval), or resamples < 1.
 absl::StatusOr<std::vector<PairedDiff>> PairedBootstrap(
     const ItemScores& ref, const std::vector<const ItemScores*>& others,
     int resamples = 2000, uint64_t seed = 20240617);

@@ -145,6 +145,9 @@ TEST(PairedBootstrap, RefusesCellsOnDifferentItems) {
   EXPECT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("4 and 3"), std::string::npos);
   EXPECT_FALSE(PairedBootstrap(ItemScores{}, {}).ok());
+  // One item: no interval (it would have zero width).
+  ItemScores one = Parse("1"), zero = Parse("0");
+  EXPECT_FALSE(PairedBootstrap(one, {&zero}).ok());
 }
 
 TEST(Recovery, HigherIsBetterEitherWay) {
