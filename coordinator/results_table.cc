@@ -54,7 +54,6 @@ struct Block {
   std::map<std::pair<std::string, std::string>, Cell> cells;  // (test, cal)
   std::map<std::string, std::set<std::string>> best;  // test -> best cals
   std::map<std::string, int> verdict;                 // test -> Verdict
-  bool has_baseline_row = false;  // some row has recovery figures
 };
 
 // A row's finding about the I.I.D cell.
@@ -252,7 +251,6 @@ absl::Status ComputeStats(std::vector<Block>* blocks,
         auto base =
             baseline.find(absl::StrCat(b.model, "|", b.shots, "|", test));
         if (base != baseline.end()) {
-          b.has_baseline_row = true;
           for (const auto& cal : cals) {
             Cell& c = b.cells.at({test, cal});
             c.stats.recovery =
