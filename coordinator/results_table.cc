@@ -419,7 +419,10 @@ std::string RenderTable(const std::vector<Block>& blocks,
                               "is better)"))
         << "; \\dag and shading = I.I.D calibration, bold = best "
            "(\\usepackage[table]{xcolor} for \\cellcolor)\n% "
-        << stats_legend << "\n";
+        << absl::StrReplaceAll(
+               stats_legend,
+               {{"±", "$\\pm$"}, {"Δ", "$\\Delta$"}, {"‡", "$\\ddagger$"}})
+        << "\n";
   } else {
     out << (md ? "**" : "")
         << (one ? metric +

@@ -251,6 +251,9 @@ TEST(RenderResultsStats, StderrDiffCiBestAndSummaryFromItems) {
       std::string::npos)
       << *tex;
   EXPECT_NE(tex->find("$^\\ddagger$"), std::string::npos) << *tex;
+  // The legend is LaTeX too (a comment, but no stray Unicode).
+  EXPECT_NE(tex->find("value $\\pm$ standard error"), std::string::npos)
+      << *tex;
 }
 
 TEST(RenderResultsStats, TidyRowsCarryTheIntervalsOfARecomputation) {
