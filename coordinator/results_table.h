@@ -5,6 +5,25 @@
 // I.I.D calibration set is the best and the mean OOD - I.I.D gap.
 // json and csv give tidy rows (one per job and metric) for other analyses.
 // Repeats/seeds of a cell are averaged. Pure functions; thread-safe.
+//
+// Statistics (coordinator/stats.h), from the per-item scores a result
+// carries (ResultRow::items; results from before they were recorded show
+// "n/a" where a statistic needs them):
+//   - every value with its standard error and item count n;
+//   - per row (test x model x method x bits x shots), each calibration
+//     cell's difference from the I.I.D cell with a paired bootstrap 95% CI
+//     over the test items (kBootstrapResamples, seeded), marked significant
+//     when the CI excludes 0;
+//   - "best" marks on every cell not significantly worse than the best
+//     cell (paired bootstrap against it; without items: exact ties);
+//   - against the FP16 cell (method "fp16" or "none") of the same model,
+//     test and shots: recovery (% of the FP16 score; perplexity-like
+//     metrics FP16 / value x 100, so higher is better everywhere) and the
+//     flip rate (fraction of items whose 0/1 correctness changed);
+//   - the summary counts rows where I.I.D is significantly best, rows where
+//     another cell is significantly better, and ties within noise.
+// csv/json rows add n, stderr, diff_vs_iid, ci_low, ci_high, significant,
+// best, recovery, flip_rate (null/empty when not defined).
 #ifndef QGRID_COORDINATOR_RESULTS_TABLE_H_
 #define QGRID_COORDINATOR_RESULTS_TABLE_H_
 
@@ -25,7 +44,15 @@ struct ResultRow {
   std::string worker_id;  // who produced the result (tidy rows)
   int attempt = 0;
   std::map<std::string, double> metrics;
+  // Per-item scores of the job's task: {metric: compact form} (stats.h);
+  // null for results without them.
+  nlohmann::json items;
 };
+
+// Bootstrap resamples per row, and the seed (the same for every row, so a
+// table is reproducible).
+inline constexpr int kBootstrapResamples = 1000;
+inline constexpr uint64_t kBootstrapSeed = 20240617;
 
 // Lower is better for perplexity/loss-like metrics, higher otherwise.
 bool LowerIsBetter(const std::string& metric);

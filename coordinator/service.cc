@@ -378,6 +378,15 @@ class ClientServiceImpl final : public pb::ClientService::Service {
         jr->mutable_result()->set_quant_report_json(r.quant_report_json);
         jr->mutable_result()->set_efficiency_json(r.efficiency_json);
         jr->mutable_result()->set_eval_json(r.eval_json);
+        // The per-item scores of the job's one task (stats at table time).
+        if (!req->format().empty() &&
+            r.eval_json.find("\"items\"") != std::string::npos) {
+          json e = json::parse(r.eval_json, nullptr, false);
+          if (e.is_object() && e.contains("items") && e["items"].is_object() &&
+              !e["items"].empty()) {
+            row.items = e["items"].begin().value();
+          }
+        }
         jr->set_worker_id(r.worker_id);
         row.worker_id = r.worker_id;
         row.attempt = r.attempt;

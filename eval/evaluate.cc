@@ -346,6 +346,63 @@ void Aggregate(const TaskConfig& task, std::vector<DocOutcome>& out,
   }
 }
 
+// Per-item scores of the task's metrics (EvalOptions::item_scores).
+json ItemScores(const TaskConfig& task, const std::vector<DocOutcome>& out) {
+  json items = json::object();
+  // Rounded to `per` units (1e4: 1e-4): compact and far below any noise.
+  auto round_to = [](double v, double per) {
+    return std::round(v * per) / per;
+  };
+  if (task.output_type == OutputType::kPerplexity) {
+    for (const auto& m : task.metrics) {
+      const char* den = m == "word_perplexity" ? "words" : "bytes";
+      if (m != "word_perplexity" && m != "byte_perplexity" &&
+          m != "bits_per_byte")
+        continue;
+      json nll = json::array(), count = json::array();
+      for (const auto& o : out) {
+        nll.push_back(round_to(-o.metrics.at("loglikelihood"), 1e4));
+        count.push_back(o.metrics.at(den));
+      }
+      items[m] = {{"nll", nll},
+                  {"den", count},
+                  {"agg", m == "bits_per_byte" ? "bits" : "exp"}};
+    }
+    return items;
+  }
+  for (const auto& m : task.metrics) {
+    if (m == "perplexity" && task.output_type == OutputType::kLoglikelihood) {
+      // exp(-mean ll): a ratio with one unit per document.
+      json nll = json::array();
+      for (const auto& o : out)
+        nll.push_back(round_to(-o.metrics.at("loglikelihood"), 1e4));
+      items[m] = {{"nll", nll}, {"den", 1}, {"agg", "exp"}};
+      continue;
+    }
+    bool all = !out.empty(), binary = true;
+    for (const auto& o : out) {
+      auto it = o.metrics.find(m);
+      if (it == o.metrics.end()) {
+        all = false;
+        break;
+      }
+      binary = binary && (it->second == 0 || it->second == 1);
+    }
+    // Corpus-level F1 of multiple choice has no per-item term.
+    if (!all) continue;
+    if (binary) {
+      std::string bits;
+      for (const auto& o : out) bits += o.metrics.at(m) != 0 ? '1' : '0';
+      items[m] = bits;
+    } else {
+      json v = json::array();
+      for (const auto& o : out) v.push_back(round_to(o.metrics.at(m), 1e6));
+      items[m] = v;
+    }
+  }
+  return items;
+}
+
 // Appends one JSON line per document to `samples_out` (--samples-out).
 absl::Status WriteSamples(const std::string& samples_out,
                           const TaskConfig& task,
@@ -566,6 +623,7 @@ absl::StatusOr<json> EvaluateWithScorer(Scorer& scorer,
                       {"reuse_context", opts.reuse_context},
                       {"add_bos", opts.add_bos},
                       {"special_tokens", opts.special_tokens}};
+  if (opts.item_scores) result["items"][task.task] = ItemScores(task, out);
   result["seeds"] = {{"fewshot_seed", seed}};
   if (task.carve_size > 0) result["seeds"]["carve_seed"] = task.carve_seed;
   ScorerStats st = scorer.stats();

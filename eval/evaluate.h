@@ -84,6 +84,18 @@ struct EvalOptions {
   bool special_tokens = true;
   bool add_bos = false;        // BOS first on every context even without them
   bool measure_speed = false;  // prefill/decode tokens/s (efficiency.h)
+  // Per-item scores in the results document, for statistics at table time
+  // (paired bootstrap, flip rates; coordinator/stats.h reads them):
+  //   "items": {task: {metric: "0110.." (0/1 per document) | [x, ..] (a
+  //             real score per document, rounded to 1e-6) | {"nll": [..],
+  //             "den": [..] | k, "agg": "exp" | "bits"} (perplexities and
+  //             bits per byte: per document or GPTQ window its NLL in nats,
+  //             rounded to 1e-4, and its count of words, bytes or predicted
+  //             tokens)}}
+  // Corpus-level metrics that are no mean or ratio of per-item terms (MC
+  // F1) have no entry. Off by default: lm-eval's results file has no such
+  // key; the worker turns it on.
+  bool item_scores = false;
 };
 
 absl::StatusOr<nlohmann::json> Evaluate(const model::CausalLM& lm,

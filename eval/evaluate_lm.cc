@@ -2,6 +2,7 @@
 // apart from evaluate.cc so that code using only EvaluateWithScorer does
 // not pull in the model runtime.
 #include <chrono>
+#include <cmath>
 
 #include "common/status_macros.h"
 #include "eval/dataset.h"
@@ -82,6 +83,13 @@ absl::StatusOr<nlohmann::json> EvaluateGptqPerplexity(const model::CausalLM& lm,
       {"limit", opts.limit},         {"data_dir", data_dir},
       {"model", lm.source_dir()}};
   result["seeds"] = nlohmann::json::object();
+  if (opts.item_scores) {
+    // Per window: its NLL and its seqlen - 1 predicted tokens (evaluate.h).
+    nlohmann::json nll = nlohmann::json::array();
+    for (double v : r.window_nll) nll.push_back(std::round(v * 1e4) / 1e4);
+    result["items"][task.task]["perplexity"] = {
+        {"nll", nll}, {"den", r.seqlen - 1}, {"agg", "exp"}};
+  }
   result["efficiency"] = {{"weight_bytes", lm.WeightBytes()},
                           {"peak_rss_bytes", PeakRssBytes()},
                           {"eval_seconds", secs}};

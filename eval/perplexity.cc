@@ -59,10 +59,12 @@ absl::StatusOr<PerplexityResult> Perplexity(const model::CausalLM& lm,
       for (int64_t i = 0; i < n; ++i) {
         at::Tensor lp =
             at::log_softmax(logits[i].narrow(0, 0, r.seqlen - 1), -1);
-        total_nll -= lp.gather(1, labels[i].unsqueeze(1))
-                         .to(at::kDouble)
-                         .sum()
-                         .item<double>();
+        const double nll = -lp.gather(1, labels[i].unsqueeze(1))
+                                .to(at::kDouble)
+                                .sum()
+                                .item<double>();
+        r.window_nll.push_back(nll);
+        total_nll += nll;
       }
       return absl::OkStatus();
     });

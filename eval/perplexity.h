@@ -43,6 +43,7 @@ struct PerplexityResult {
   int64_t predicted = 0;  // windows * (seqlen - 1)
   int64_t windows = 0;
   int64_t seqlen = 0;
+  std::vector<double> window_nll;  // summed NLL of each window, in order
   // {"ppl", "mean_nll", "tokens", "windows", "seqlen", "predicted_tokens"}.
   nlohmann::json ToJson() const;
 };

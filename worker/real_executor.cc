@@ -267,6 +267,9 @@ class RealExecutor : public JobExecutor {
     eo.limit = test.value("limit", int64_t{0});
     eo.batch_size = test.value("batch_size", opts_.batch_size);
     eo.seed = static_cast<uint64_t>(job.seed());
+    // Per-item scores ride in eval_json for the tables' statistics
+    // (coordinator/stats.h).
+    eo.item_scores = true;
     if (!opts_.data_dirs.empty()) eo.data_dir = opts_.data_dirs[0];
     // Out of device memory: once more at half the batch (worker/oom_retry.h).
     QG_ASSIGN_OR_RETURN(

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "coordinator/stats.h"
+
 namespace qgrid::coordinator {
 namespace {
 
@@ -70,7 +72,8 @@ TEST(RenderResults, TidyJsonAndCsvHaveOneRowPerJobAndMetric) {
   EXPECT_EQ(std::count(csv->begin(), csv->end(), '\n'), 9);
   EXPECT_EQ(csv->substr(0, csv->find('\n')),
             "sweep,job_id,state,worker,attempt,model,method,bits,calibration,"
-            "test,shots,seed,repeat,iid,metric,value");
+            "test,shots,seed,repeat,iid,metric,value,n,stderr,diff_vs_iid,"
+            "ci_low,ci_high,significant,best,recovery,flip_rate");
 }
 
 TEST(RenderResults, TerminalAndLatexTablesAndMissingCells) {
@@ -187,6 +190,151 @@ TEST(RenderResults, MetricFlagOverridesEveryRow) {
   auto csv = RenderResults(MixedRows(), "acc", "csv");
   ASSERT_TRUE(csv.ok());
   EXPECT_EQ(std::count(csv->begin(), csv->end(), '\n'), 1 + 14);
+}
+
+// Multiple choice with per-item scores: I.I.D (wiki) 30 of 50 right; c4
+// loses 10 of those (significantly worse); pile loses one (a tie); FP16
+// gets 35.
+std::string Bits(int ones_from, int ones_to, int n) {
+  std::string s(n, '0');
+  for (int i = ones_from; i < ones_to; ++i) s[i] = '1';
+  return s;
+}
+std::vector<ResultRow> ItemRows() {
+  auto row = [](int64_t id, const std::string& method, const std::string& cal,
+                const std::string& bits) {
+    ResultRow r = Row(id, "wiki_mc", cal, 0, 0);
+    r.labels["method"] = method;
+    r.labels["iid"] = cal == "wiki";
+    auto s = ParseItemScores(bits, "t");
+    r.metrics = {{"acc", s->Value()}};
+    r.items = {{"acc", bits}};
+    return r;
+  };
+  std::string iid = Bits(0, 30, 50), c4 = Bits(10, 30, 50),
+              pile = Bits(1, 30, 50), fp16 = Bits(0, 35, 50);
+  ResultRow base = row(4, "fp16", "-", fp16);
+  base.labels["bits"] = 16;
+  return {row(1, "gptq", "wiki", iid), row(2, "gptq", "c4", c4),
+          row(3, "gptq", "pile", pile), base};
+}
+
+TEST(RenderResultsStats, StderrDiffCiBestAndSummaryFromItems) {
+  auto md = RenderResults(ItemRows(), "", "markdown");
+  ASSERT_TRUE(md.ok()) << md.status();
+  // stderr of 0.6 over 50: sqrt(0.6 * 0.4 * 50 / 49 / 50) = 0.070; of 0.4 the
+  // same; of 0.58: 0.071. Best: the I.I.D cell and pile (not significantly
+  // worse), not c4.
+  EXPECT_NE(md->find("| wiki_mc n=50 | **0.6 ± 0.07†** | 0.4 ± 0.07 | "
+                     "**0.58 ± 0.071** |"),
+            std::string::npos)
+      << *md;
+  // c4 - I.I.D = -0.2, every resample negative; pile -0.02, its CI [-0.06,
+  // 0] touches 0 (a 1-item difference).
+  EXPECT_NE(md->find("|   Δ vs I.I.D [95% CI] | ref | -0.2 ["),
+            std::string::npos)
+      << *md;
+  EXPECT_NE(md->find("]‡ | -0.02 [-0.06, +0] |"), std::string::npos) << *md;
+  // Against FP16 (0.7): recovery 0.6 / 0.7 = 85.7%, 5 of 50 items flipped.
+  EXPECT_NE(md->find("|   recovery / flips vs FP16 | 85.7% / 10.0% | 57.1% / "
+                     "30.0% | 82.9% / 12.0% |"),
+            std::string::npos)
+      << *md;
+  EXPECT_NE(md->find("I.I.D significantly best in 0, another calibration set "
+                     "significantly better in 0, ties within noise in 1"),
+            std::string::npos)
+      << *md;
+  auto tex = RenderResults(ItemRows(), "", "latex");
+  ASSERT_TRUE(tex.ok());
+  EXPECT_NE(
+      tex->find("\\cellcolor{gray!20}\\textbf{0.6 $\\pm$ 0.07$^\\dagger$}"),
+      std::string::npos)
+      << *tex;
+  EXPECT_NE(tex->find("$^\\ddagger$"), std::string::npos) << *tex;
+  // The legend is LaTeX too (a comment, but no stray Unicode).
+  EXPECT_NE(tex->find("value $\\pm$ standard error"), std::string::npos)
+      << *tex;
+}
+
+TEST(RenderResultsStats, TidyRowsCarryTheIntervalsOfARecomputation) {
+  std::vector<ResultRow> rows = ItemRows();
+  auto j = RenderResults(rows, "", "json", "sw");
+  ASSERT_TRUE(j.ok()) << j.status();
+  json tidy = json::parse(*j);
+  ASSERT_EQ(tidy.size(), 4u);
+  // Recompute c4 vs I.I.D by hand with the same resamples and seed.
+  std::vector<const ItemScores*> cells;
+  auto iid = *ParseItemScores(rows[0].items["acc"], "iid");
+  auto c4 = *ParseItemScores(rows[1].items["acc"], "c4");
+  auto pile = *ParseItemScores(rows[2].items["acc"], "pile");
+  auto boot =
+      *BootstrapValues({&iid, &c4, &pile}, kBootstrapResamples, kBootstrapSeed);
+  PairedDiff d = DiffInterval(iid, boot[0], c4, boot[1]);
+  EXPECT_EQ(tidy[1]["job_id"], 2);
+  EXPECT_EQ(tidy[1]["n"], 50);
+  EXPECT_DOUBLE_EQ(tidy[1]["stderr"].get<double>(), Stderr(c4));
+  EXPECT_DOUBLE_EQ(tidy[1]["diff_vs_iid"].get<double>(), -0.2);
+  EXPECT_DOUBLE_EQ(tidy[1]["ci_low"].get<double>(), d.ci_low);
+  EXPECT_DOUBLE_EQ(tidy[1]["ci_high"].get<double>(), d.ci_high);
+  EXPECT_EQ(tidy[1]["significant"], true);
+  EXPECT_EQ(tidy[1]["best"], false);
+  EXPECT_EQ(tidy[2]["significant"], false);
+  EXPECT_EQ(tidy[2]["best"], true);
+  EXPECT_TRUE(tidy[0]["diff_vs_iid"].is_null());  // the I.I.D cell itself
+  EXPECT_NEAR(tidy[0]["recovery"].get<double>(), 0.6 / 0.7 * 100, 1e-9);
+  EXPECT_DOUBLE_EQ(tidy[0]["flip_rate"].get<double>(), 0.1);
+  auto csv = RenderResults(rows, "", "csv", "sw");
+  ASSERT_TRUE(csv.ok());
+  EXPECT_NE(csv->find(",acc,0.4,50,"), std::string::npos) << *csv;
+}
+
+TEST(RenderResultsStats, PerplexityCellsResampleWindows) {
+  auto row = [](int64_t id, const std::string& cal, std::vector<double> nll) {
+    ResultRow r = Row(id, "wiki", cal, 0, 0);
+    json items = {{"nll", nll}, {"den", 127}, {"agg", "exp"}};
+    r.items = {{"perplexity", items}};
+    r.metrics = {{"ppl", ParseItemScores(items, "t")->Value()}};
+    return r;
+  };
+  // c4 is worse on every one of 8 windows: significant; ppl ~ e^5.
+  std::vector<double> a = {635, 640, 630, 645, 632, 638, 641, 636}, b = a;
+  for (double& v : b) v += 4;
+  auto md = RenderResults({row(1, "wiki", a), row(2, "c4", b)}, "", "markdown");
+  ASSERT_TRUE(md.ok()) << md.status();
+  EXPECT_NE(md->find("| wiki n=8 | **"), std::string::npos) << *md;
+  EXPECT_NE(md->find("]‡ |"), std::string::npos) << *md;
+  EXPECT_NE(md->find("I.I.D significantly best in 1,"), std::string::npos)
+      << *md;
+}
+
+TEST(RenderResultsStats, OldResultsWithoutItemsSayNa) {
+  auto md = RenderResults(Rows(), "ppl", "markdown");
+  ASSERT_TRUE(md.ok()) << md.status();
+  EXPECT_NE(md->find("|   Δ vs I.I.D [95% CI] | ref | n/a |"),
+            std::string::npos)
+      << *md;
+  EXPECT_NE(md->find("n/a (no per-item scores, or under 2 items) in 2"),
+            std::string::npos)
+      << *md;
+  // Some cells with items, some without: the row is n/a, never a crash.
+  auto rows = ItemRows();
+  rows[2].items = nullptr;
+  auto t = RenderResults(rows, "", "table");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_NE(t->find("n/a"), std::string::npos) << *t;
+  auto j = RenderResults(Rows(), "", "json");
+  ASSERT_TRUE(j.ok());
+  EXPECT_TRUE(json::parse(*j)[0]["ci_low"].is_null());
+}
+
+TEST(RenderResultsStats, CorruptItemsAreAnErrorNamingTheJob) {
+  auto rows = ItemRows();
+  rows[1].items["acc"] = "01x";
+  auto md = RenderResults(rows, "", "markdown");
+  ASSERT_FALSE(md.ok());
+  EXPECT_NE(md.status().message().find("job 2: eval_json items.acc"),
+            std::string::npos)
+      << md.status();
 }
 
 }  // namespace

@@ -203,6 +203,50 @@ TEST(Evaluate, RollingPerplexityAggregatesWordsAndBytes) {
   EXPECT_NEAR(res["bits_per_byte,none"].get<double>(), 1 / std::log(2.0), 1e-9);
 }
 
+TEST(Evaluate, ItemScoresAreOptInAndReproduceTheAggregates) {
+  TaskConfig c = McTask();
+  FakeScorer f;
+  auto plain = EvaluateWithScorer(f, c, Opts());
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->contains("items"));  // lm-eval's layout by default
+  EvalOptions o = Opts();
+  o.item_scores = true;
+  FakeScorer g;
+  auto r = EvaluateWithScorer(g, c, o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  // As in AccuracyAndStderrOverDocuments: acc wrong everywhere, acc_norm
+  // wrong on the first document only; one 0/1 character per document.
+  EXPECT_EQ((*r)["items"]["toy_mc"]["acc"], "00000");
+  EXPECT_EQ((*r)["items"]["toy_mc"]["acc_norm"], "01111");
+
+  auto w = ResolveTask("wikitext2");
+  ASSERT_TRUE(w.ok());
+  w->data_files["test"] = {"text.txt"};
+  FakeScorer h;  // ll = -bytes
+  auto p = EvaluateWithScorer(h, *w, o);
+  ASSERT_TRUE(p.ok()) << p.status();
+  const json& items = (*p)["items"]["wikitext2"];
+  const json& res = (*p)["results"]["wikitext2"];
+  // Per document: NLL (nats) and words / bytes; the ratio reproduces the
+  // corpus figure.
+  for (const char* m :
+       {"word_perplexity", "byte_perplexity", "bits_per_byte"}) {
+    ASSERT_TRUE(items.contains(m)) << items.dump();
+    double nll = 0, den = 0;
+    for (size_t i = 0; i < items[m]["nll"].size(); ++i) {
+      nll += items[m]["nll"][i].get<double>();
+      den += items[m]["den"][i].get<double>();
+    }
+    const double want = res[std::string(m) + ",none"].get<double>();
+    const double got = std::string(m) == "bits_per_byte"
+                           ? nll / den / std::log(2.0)
+                           : std::exp(nll / den);
+    EXPECT_NEAR(got, want, 1e-9 * want) << m;
+  }
+  EXPECT_EQ(items["bits_per_byte"]["agg"], "bits");
+  EXPECT_EQ(items["word_perplexity"]["agg"], "exp");
+}
+
 TEST(Evaluate, WritesPerSampleRecords) {
   TaskConfig c = McTask();
   EvalOptions o = Opts();

@@ -93,6 +93,11 @@ TEST(Perplexity, MatchesHandComputedWindowsForAnyBatchSize) {
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_NEAR(r->ppl, want, 1e-4 * want) << "batch " << batch;
     EXPECT_EQ(r->windows, 4);
+    // Per-window NLLs (the paired bootstrap's units) sum to the total.
+    ASSERT_EQ(r->window_nll.size(), 4u);
+    double sum = 0;
+    for (double v : r->window_nll) sum += v;
+    EXPECT_NEAR(sum / r->predicted, r->mean_nll, 1e-12);
   }
   // Tokens beyond the last full window do not matter.
   std::vector<int> longer = ids;
