@@ -105,11 +105,16 @@ std::string RenderHeatmapSvg(const HeatmapFigure& f) {
   for (const auto& r : f.rows) {
     for (const auto& c : r.cells) any_significance |= c.significant.has_value();
   }
+  const std::string legend1 =
+      "Colour per row (viridis): brightest = best in that row's "
+      "direction (\u2191 higher, \u2193 lower is better). Black outline: "
+      "I.I.D calibration.";
   const double width =
-      std::max(left + ncol * cell_w + 20, TextWidth(f.title, 14) + 20);
+      std::max({left + ncol * cell_w + 20, TextWidth(f.title, 14) + 20,
+                TextWidth(legend1, 11) + 20});
   const double legend_y = top + nrow * cell_h + 22;
   const double height = legend_y + 40;
-  SvgWriter w(std::max(width, 560.0), height, f.title);
+  SvgWriter w(width, height, f.title);
   w.Text(10, 22, f.title, "start", 14, "#000", true);
   w.Text(left + ncol * cell_w / 2, 42, "calibration set", "middle", 11, "#333");
   for (int c = 0; c < ncol; ++c) {
@@ -162,11 +167,7 @@ std::string RenderHeatmapSvg(const HeatmapFigure& f) {
       }
     }
   }
-  w.Text(10, legend_y,
-         "Colour per row (viridis): brightest = best in that row's "
-         "direction (\u2191 higher, \u2193 lower is better). Black outline: "
-         "I.I.D calibration.",
-         "start", 11, "#333");
+  w.Text(10, legend_y, legend1, "start", 11, "#333");
   w.Text(10, legend_y + 16,
          any_significance
              ? "* : differs from the I.I.D cell (paired bootstrap 95% CI of "
@@ -211,7 +212,9 @@ std::string RenderBarsSvg(const BarFigure& f) {
   const double bottom_labels =
       std::min(160.0, MaxTextWidth(all_categories) * 0.71 + 24);
   std::vector<double> panel_x;
-  double x = 10;
+  // Category labels are rotated 45 degrees leftwards from their group's
+  // centre: the first one needs room left of the first axis.
+  double x = std::max(10.0, MaxTextWidth(all_categories, 11) * 0.71 - kAxisW);
   for (const auto& p : f.panels) {
     panel_x.push_back(x);
     double group_w = p.series.size() * kBarW + kGap;
@@ -318,7 +321,7 @@ std::string RenderScatterSvg(const ScatterFigure& f) {
   // 5% padding so points do not sit on the axes.
   auto pad = [](double* lo, double* hi) {
     double d = *hi - *lo;
-    if (d == 0) d = std::max(1e-9, std::fabs(*lo) * 0.1 + 1e-3);
+    if (d == 0) d = *lo != 0 ? std::fabs(*lo) * 0.2 : 1.0;
     *lo -= d * 0.05;
     *hi += d * 0.05;
   };
