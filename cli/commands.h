@@ -2,7 +2,8 @@
 // executables"):
 //
 //   qgrid        torch-free: --help, the coordinator, the client commands
-//                (submit, status, watch, cancel, retry, workers, results)
+//                (submit, status, watch, cancel, retry, workers, results,
+//                report)
 //                and the spec tooling (tasks). Starts in milliseconds.
 //   qgrid-torch  links libtorch: everything that loads a model (worker,
 //                run, quantize, eval, ppl, generate, tokenize, model,
@@ -63,6 +64,8 @@ void DescribeRootApp(CLI::App& app);
 void RegisterServiceCommands(CLI::App& app);
 // tasks.
 void RegisterTasksCommand(CLI::App& app);
+// report (cli/report_commands.cc).
+void RegisterReportCommand(CLI::App& app);
 
 // --- qgrid-torch
 // model info, tokenize, generate, ppl.

@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
   app.name("qgrid");
   qgrid::cli::RegisterServiceCommands(app);
   qgrid::cli::RegisterTasksCommand(app);
+  qgrid::cli::RegisterReportCommand(app);
   // The torch commands, for --help only: main() has dispatched them above.
   for (const auto& c : qgrid::cli::kTorchCommands) {
     app.add_subcommand(c.name, c.summary)->allow_extras();

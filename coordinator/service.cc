@@ -350,6 +350,7 @@ class ClientServiceImpl final : public pb::ClientService::Service {
     if (!results.ok()) return ToGrpc(results.status());
     std::map<int64_t, const db::ResultRecord*> by_job;
     for (const auto& r : *results) by_job[r.job_id] = &r;
+    resp->set_spec_yaml(sw->spec_yaml);
     std::vector<ResultRow> rows;
     for (const auto& j : *jobs) {
       auto* jr = resp->add_results();
@@ -388,6 +389,7 @@ class ClientServiceImpl final : public pb::ClientService::Service {
           }
         }
         jr->set_worker_id(r.worker_id);
+        jr->set_finished_unix_ms(r.created_ms);
         row.worker_id = r.worker_id;
         row.attempt = r.attempt;
       }

@@ -43,6 +43,8 @@ if [ "$COORDINATOR_ONLY" -eq 0 ]; then
     libtorch-dev libopenblas0-pthread libsentencepiece-dev
     # public text for the embedded demo model and data
     bible-kjv-text fortunes fortunes-min fortunes-zh wordnet-base dict-gcide
+    # headless rendering of `qgrid report` (tests/integration/report_render_test.cc)
+    chromium
   )
 fi
 
