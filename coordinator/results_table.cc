@@ -605,6 +605,44 @@ std::string RenderTable(const std::vector<Block>& blocks,
 
 json NumOrNull(double v) { return std::isnan(v) ? json(nullptr) : json(v); }
 
+}  // namespace
+
+absl::StatusOr<std::map<int64_t, json>> CellStatsByJob(
+    const std::vector<ResultRow>& rows,
+    const std::map<std::string, std::string>& metric_of_in) {
+  const std::map<std::string, std::string> metric_of =
+      metric_of_in.empty() ? DefaultMetricPerTest(rows) : metric_of_in;
+  auto blocks = Pivot(rows, metric_of);
+  if (!blocks.ok()) return blocks.status();
+  QG_RETURN_IF_ERROR(ComputeStats(&*blocks, metric_of));
+  std::map<int64_t, json> out;
+  for (const Block& b : *blocks) {
+    for (const auto& [k, c] : b.cells) {
+      if (c.missing) continue;
+      const CellStats& s = c.stats;
+      json j = {{"n", s.n > 0 ? json(s.n) : json(nullptr)},
+                {"stderr", s.n > 0 ? NumOrNull(s.stderr_) : json(nullptr)},
+                {"diff_vs_iid", nullptr},
+                {"ci_low", nullptr},
+                {"ci_high", nullptr},
+                {"significant", nullptr},
+                {"best", b.best.at(k.first).count(k.second) > 0},
+                {"recovery", NumOrNull(s.recovery)},
+                {"flip_rate", NumOrNull(s.flip_rate)}};
+      if (s.has_diff) {
+        j["diff_vs_iid"] = s.vs_iid.diff;
+        j["ci_low"] = s.vs_iid.ci_low;
+        j["ci_high"] = s.vs_iid.ci_high;
+        j["significant"] = s.vs_iid.significant;
+      }
+      for (int64_t id : c.job_ids) out[id] = j;
+    }
+  }
+  return out;
+}
+
+namespace {
+
 // Tidy rows: one per job and metric, each with its cell's statistics for
 // that metric (every metric's table computed).
 absl::StatusOr<std::vector<json>> TidyRows(const std::vector<ResultRow>& rows,
@@ -620,31 +658,9 @@ absl::StatusOr<std::vector<json>> TidyRows(const std::vector<ResultRow>& rows,
   for (const auto& m : names) {
     std::map<std::string, std::string> metric_of;
     for (const auto& t : tests) metric_of[t] = m;
-    auto blocks = Pivot(rows, metric_of);
-    if (!blocks.ok()) return blocks.status();
-    QG_RETURN_IF_ERROR(ComputeStats(&*blocks, metric_of));
-    for (const Block& b : *blocks) {
-      for (const auto& [k, c] : b.cells) {
-        if (c.missing) continue;
-        const CellStats& s = c.stats;
-        json j = {{"n", s.n > 0 ? json(s.n) : json(nullptr)},
-                  {"stderr", s.n > 0 ? NumOrNull(s.stderr_) : json(nullptr)},
-                  {"diff_vs_iid", nullptr},
-                  {"ci_low", nullptr},
-                  {"ci_high", nullptr},
-                  {"significant", nullptr},
-                  {"best", b.best.at(k.first).count(k.second) > 0},
-                  {"recovery", NumOrNull(s.recovery)},
-                  {"flip_rate", NumOrNull(s.flip_rate)}};
-        if (s.has_diff) {
-          j["diff_vs_iid"] = s.vs_iid.diff;
-          j["ci_low"] = s.vs_iid.ci_low;
-          j["ci_high"] = s.vs_iid.ci_high;
-          j["significant"] = s.vs_iid.significant;
-        }
-        for (int64_t id : c.job_ids) stats_of[{id, m}] = j;
-      }
-    }
+    auto by_job = CellStatsByJob(rows, metric_of);
+    if (!by_job.ok()) return by_job.status();
+    for (auto& [id, j] : *by_job) stats_of[{id, m}] = std::move(j);
   }
   std::vector<json> out;
   for (const auto& r : rows) {

@@ -68,6 +68,15 @@ std::string DefaultMetric(const std::vector<ResultRow>& rows);
 std::map<std::string, std::string> DefaultMetricPerTest(
     const std::vector<ResultRow>& rows);
 
+// The statistics of each job's cell under `metric_of` (test -> metric;
+// empty: DefaultMetricPerTest), keyed by job id: {n, stderr, diff_vs_iid,
+// ci_low, ci_high, significant, best, recovery, flip_rate}, null where not
+// defined: the fields of the tidy csv/json rows. For other renderers (the
+// HTML report's figures), so that every view shows the same statistics.
+absl::StatusOr<std::map<int64_t, nlohmann::json>> CellStatsByJob(
+    const std::vector<ResultRow>& rows,
+    const std::map<std::string, std::string>& metric_of);
+
 // format: table | markdown | csv | json | latex. `metric` "" = each test set
 // its own metric (DefaultMetricPerTest), the best cell following that
 // metric's direction; else that metric for every row. `ansi`: bold with

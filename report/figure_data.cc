@@ -63,6 +63,7 @@ std::vector<GridBlock> PivotResults(
     AddOnce(&b.cals, cal);
     GridCell& c = b.cells[{test, cal}];
     c.rows += 1;
+    c.job_ids.push_back(r.job_id);
     c.iid = c.iid || (l.contains("iid") && l["iid"].is_boolean() &&
                       l["iid"].get<bool>());
     auto mo = metric_of.find(test);
@@ -136,6 +137,10 @@ std::vector<HeatmapFigure> HeatmapsOf(const std::vector<ResultRow>& rows) {
 
 std::vector<HeatmapFigure> ResultGridsOf(const std::vector<ResultRow>& rows) {
   const auto metric_of = coordinator::DefaultMetricPerTest(rows);
+  // The tables' statistics (coordinator/results_table.h), so that figure
+  // and table mark the same cells; none (slots left empty: "not computed")
+  // when the stored items cannot be read.
+  auto stats = coordinator::CellStatsByJob(rows, metric_of);
   std::vector<HeatmapFigure> out;
   for (const GridBlock& b : PivotResults(rows, metric_of)) {
     HeatmapFigure f;
@@ -152,6 +157,14 @@ std::vector<HeatmapFigure> ResultGridsOf(const std::vector<ResultRow>& rows) {
         HeatmapCell cell;
         if (const GridCell* c = b.Find(test, cal)) {
           cell.iid = c->iid;
+          if (stats.ok() && !c->job_ids.empty()) {
+            auto st = stats->find(c->job_ids.front());
+            if (st != stats->end() && st->second["significant"].is_boolean()) {
+              cell.diff_ci_low = st->second["ci_low"].get<double>();
+              cell.diff_ci_high = st->second["ci_high"].get<double>();
+              cell.significant = st->second["significant"].get<bool>();
+            }
+          }
           if (c->has_value()) {
             cell.value = c->value();
           } else {

@@ -39,6 +39,7 @@ struct GridCell {
   int rows = 0;  // rows of any state
   bool iid = false;
   std::string state;  // a state of a row that is not done ("dead", ...)
+  std::vector<int64_t> job_ids;  // the cell's rows' jobs
   bool has_value() const { return n > 0; }
   double value() const { return n ? sum / n : 0; }
 };
