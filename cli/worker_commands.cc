@@ -25,6 +25,7 @@
 #include "coordinator/sweep_spec.h"
 #include "demo/data.h"
 #include "glog/logging.h"
+#include "model/device_info.h"
 #include "rpc/sweep_view.h"
 #include "worker/agent.h"
 #include "worker/real_executor.h"
@@ -55,6 +56,22 @@ absl::StatusOr<std::unique_ptr<worker::JobExecutor>> MakeExecutor(
   ro.model_roots = f.model_roots;
   ro.data_dirs = f.data_dirs;
   return worker::MakeWorkerExecutor(ro);
+}
+
+// The device's name and free memory, for the registration
+// (RegisterWorkerRequest.device_name, memory_bytes); a device this machine
+// lacks fails here, before anything starts.
+absl::Status DescribeInto(const std::string& device, worker::AgentOptions* o) {
+  auto info = model::DescribeDevice(device, "--device");
+  if (!info.ok()) return info.status();
+  o->device_name = info->name;
+  o->memory_bytes = info->free_bytes;
+  if (device != "cpu") {
+    LOG(INFO) << "device " << device << ": " << info->name << ", "
+              << info->free_bytes / (1 << 20) << " MiB free of "
+              << info->total_bytes / (1 << 20) << " MiB";
+  }
+  return absl::OkStatus();
 }
 
 void AddWorkerFlags(CLI::App* c, WorkerFlags* f) {
@@ -99,6 +116,9 @@ void RegisterWorker(CLI::App& app) {
     worker::AgentOptions o;
     o.rpc = *rpc;
     o.device = wf->device;
+    if (auto s = DescribeInto(wf->device, &o); !s.ok()) {
+      return (void)ReportError("", s);
+    }
     o.prefetch = wf->prefetch;
     o.exit_when_idle_ms = wf->exit_when_idle_ms;
     o.drain_grace_ms = wf->drain_grace_ms;
@@ -219,6 +239,9 @@ void RegisterRun(CLI::App& app) {
     co.scheduler = SchedOpts(f->sched);
     co.agent.name = "local";
     co.agent.device = f->worker.device;
+    if (auto s = DescribeInto(f->worker.device, &co.agent); !s.ok()) {
+      return (void)ReportError("", s);
+    }
     co.agent.prefetch = f->worker.prefetch;
     co.agent.max_idle_poll_ms = 200;
     std::atomic<cluster::EmbeddedCluster*> live{nullptr};

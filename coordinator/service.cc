@@ -115,6 +115,12 @@ class WorkerServiceImpl final : public pb::WorkerService::Service {
         sched_->RegisterWorker(req->name(), req->device(), req->memory_bytes(),
                                Keys(req->held_quant_keys()));
     if (!w.ok()) return ToGrpc(w.status());
+    LOG(INFO) << "worker " << w->id << " (" << req->name()
+              << ") registered: " << req->device()
+              << (req->device_name().empty()
+                      ? ""
+                      : " " + req->device_name().substr(0, 128))
+              << ", " << req->memory_bytes() / (1 << 20) << " MiB free";
     resp->set_worker_id(w->id);
     resp->set_lease_ms(sched_->options().lease_ms);
     resp->set_heartbeat_ms(sched_->options().heartbeat_ms);

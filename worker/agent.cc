@@ -123,6 +123,7 @@ class WorkerAgent::Impl {
       req.set_name(opts.name);
       req.set_device(opts.device);
       req.set_memory_bytes(opts.memory_bytes);
+      req.set_device_name(opts.device_name);
       req.set_version(QgridVersion());
       for (const auto& k : executor->HeldQuantKeys())
         req.add_held_quant_keys(k);

@@ -29,7 +29,9 @@ struct AgentOptions {
   rpc::RpcOptions rpc;
   std::string name;
   std::string device = "cpu";
+  // What model::DescribeDevice says of `device` (free memory at start).
   int64_t memory_bytes = 0;
+  std::string device_name;
   int prefetch = 1;  // jobs per lease
   int64_t backoff_initial_ms = 100;
   int64_t backoff_max_ms = 5000;

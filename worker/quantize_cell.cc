@@ -5,7 +5,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/hash.h"
 #include "common/status_macros.h"
+#include "model/torch_util.h"
 #include "quant/export.h"
+#include "worker/oom_retry.h"
 
 namespace qgrid::worker {
 
@@ -74,9 +76,24 @@ absl::StatusOr<QuantizedCell> QuantizeLoaded(
 }
 
 absl::StatusOr<QuantizedCell> QuantizeCell(const CellRequest& r) {
-  QG_ASSIGN_OR_RETURN(std::unique_ptr<model::CausalLM> lm,
-                      quant::LoadModel(r.model_dir, r.load));
-  return QuantizeLoaded(std::move(lm), r);
+  // Out of device memory: once more at half the calibration batch
+  // (worker/oom_retry.h), from a fresh load, since the failed try has
+  // quantized its first blocks in place already.
+  return RunWithOomRetry<QuantizedCell>(
+      "quantize", r.quantize.batch_size,
+      [&](int batch) -> absl::StatusOr<QuantizedCell> {
+        CellRequest again = r;
+        again.quantize.batch_size = batch;
+        QG_ASSIGN_OR_RETURN(std::unique_ptr<model::CausalLM> lm,
+                            quant::LoadModel(r.model_dir, r.load));
+        absl::StatusOr<QuantizedCell> out = absl::InternalError("not run");
+        QG_RETURN_IF_ERROR(model::CatchTorch([&]() -> absl::Status {
+          out = QuantizeLoaded(std::move(lm), again);
+          return absl::OkStatus();
+        }));
+        if (out.ok()) out->quantize_batch_size = batch;
+        return out;
+      });
 }
 
 }  // namespace qgrid::worker

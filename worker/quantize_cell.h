@@ -47,6 +47,9 @@ struct QuantizedCell {
   // SHA-256 over every linear's dense weight (name, shape, float32 bytes),
   // after quantization.
   std::string weights_sha256;
+  // The calibration batch the quantization ran at: the request's, or half
+  // of it after running out of device memory once (QuantizeCell).
+  int quantize_batch_size = 0;
 };
 
 // A sweep job's method config (its "method" JSON, catalogue names; older
@@ -60,7 +63,10 @@ absl::StatusOr<quant::QuantConfig> MethodConfigOfJob(
 absl::StatusOr<QuantizedCell> QuantizeLoaded(
     std::unique_ptr<model::CausalLM> lm, const CellRequest& r);
 
-// quant::LoadModel(r.model_dir, r.load), then QuantizeLoaded.
+// quant::LoadModel(r.model_dir, r.load), then QuantizeLoaded. Out of device
+// memory (ResourceExhausted, also when thrown by libtorch), it loads again
+// and runs once more at half of r.quantize.batch_size; a second failure
+// names the phase ("quantize") and both batch sizes (worker/oom_retry.h).
 absl::StatusOr<QuantizedCell> QuantizeCell(const CellRequest& r);
 
 // The hash QuantizedCell::weights_sha256 holds, of any model.
