@@ -83,7 +83,8 @@ void RegisterReportCommand(CLI::App& app) {
     if (!client.ok()) return (void)ReportError("", client.status());
     auto status = (*client)->GetStatus(f->id);
     if (!status.ok()) return (void)ReportError("", status.status());
-    auto results = (*client)->GetResults(f->id, "", "markdown");
+    auto results =
+        (*client)->GetResults(f->id, "", "markdown", /*with_items=*/true);
     if (!results.ok()) return (void)ReportError("", results.status());
     auto workers = (*client)->ListWorkers();
     if (!workers.ok()) return (void)ReportError("", workers.status());

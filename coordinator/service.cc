@@ -386,12 +386,20 @@ class ClientServiceImpl final : public pb::ClientService::Service {
         jr->mutable_result()->set_efficiency_json(r.efficiency_json);
         jr->mutable_result()->set_eval_json(r.eval_json);
         // The per-item scores of the job's one task (stats at table time).
-        if (!req->format().empty() &&
+        if ((!req->format().empty() || !req->with_items()) &&
             r.eval_json.find("\"items\"") != std::string::npos) {
           json e = json::parse(r.eval_json, nullptr, false);
           if (e.is_object() && e.contains("items") && e["items"].is_object() &&
               !e["items"].empty()) {
             row.items = e["items"].begin().value();
+          }
+          // The rendered table already holds what the items give; the raw
+          // rows go back without them unless asked (a few KB per job,
+          // which for sweeps of thousands of jobs would approach the
+          // message limit).
+          if (!req->with_items() && e.is_object() && e.contains("items")) {
+            e.erase("items");
+            jr->mutable_result()->set_eval_json(e.dump());
           }
         }
         jr->set_worker_id(r.worker_id);

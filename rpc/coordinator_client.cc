@@ -73,11 +73,12 @@ absl::StatusOr<pb::ListWorkersResponse> CoordinatorClient::ListWorkers() {
 
 absl::StatusOr<pb::GetResultsResponse> CoordinatorClient::GetResults(
     const std::string& sweep_id, const std::string& metric,
-    const std::string& format) {
+    const std::string& format, bool with_items) {
   pb::GetResultsRequest req;
   req.set_sweep_id(sweep_id);
   req.set_metric(metric);
   req.set_format(format);
+  req.set_with_items(with_items);
   pb::GetResultsResponse resp;
   absl::Status st = Call(*stub_, &Stub::GetResults, req, &resp, options_);
   if (!st.ok()) return st;

@@ -41,10 +41,12 @@ class CoordinatorClient {
   absl::StatusOr<v1::RetrySweepResponse> Retry(const std::string& sweep_id);
   absl::StatusOr<v1::ListWorkersResponse> ListWorkers();
   // `format`: table | markdown | csv | json | latex; `metric` empty: the
-  // coordinator's default (ppl, else acc, else the first).
+  // coordinator's default (ppl, else acc, else the first). `with_items`:
+  // keep the per-item scores in the raw results' eval_json.
   absl::StatusOr<v1::GetResultsResponse> GetResults(const std::string& sweep_id,
                                                     const std::string& metric,
-                                                    const std::string& format);
+                                                    const std::string& format,
+                                                    bool with_items = false);
 
   // Polls the sweep every `poll_ms` until it is no longer active, or until
   // `stop()` (when given) says nothing will make progress any more (e.g.

@@ -19,6 +19,7 @@
 #include "coordinator/stats.h"
 #include "db/sqlite_store.h"
 #include "nlohmann/json.hpp"
+#include "rpc/coordinator_client.h"
 #include "tests/integration/proc_util.h"
 #include "tests/test_util.h"
 
@@ -150,6 +151,26 @@ max_attempts: 2
   EXPECT_NE(out.find("n/a (no per-item scores, or under 2 items) in 2"),
             std::string::npos)
       << out;
+  // The raw results carry the per-item scores only when asked (qgrid report
+  // asks; qgrid results, whose table has used them, does not).
+  {
+    rpc::RpcOptions ro;
+    ro.address = addr;
+    rpc::CoordinatorClient client(ro);
+    for (bool with : {false, true}) {
+      auto r = client.GetResults(id, "", "table", with);
+      ASSERT_TRUE(r.ok()) << r.status();
+      int with_items = 0, done = 0;
+      for (const auto& jr : r->results()) {
+        if (jr.state() != "done") continue;
+        ++done;
+        with_items +=
+            json::parse(jr.result().eval_json()).contains("items") ? 1 : 0;
+      }
+      EXPECT_GT(done, 0);
+      EXPECT_EQ(with_items, with ? done : 0) << "with_items " << with;
+    }
+  }
   procs.clear();
 
   // Recompute from what the coordinator stored: every done job's eval_json
