@@ -448,6 +448,7 @@ class ClientServiceImpl final : public pb::ClientService::Service {
           (*sum->mutable_axis_counts())[k] = v.get<int64_t>();
         }
       }
+      sum->set_grid_cells(s.value("grid_cells", int64_t{0}));
       sum->set_jobs(s.value("jobs", int64_t{0}));
       sum->set_quantizations(s.value("quantizations", int64_t{0}));
       sum->set_evaluations(s.value("evaluations", int64_t{0}));

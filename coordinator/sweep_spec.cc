@@ -648,6 +648,7 @@ std::string ContentKey(const nlohmann::json& job) {
 v1::SweepSummary GridSummary::ToProto(int64_t cached) const {
   v1::SweepSummary out;
   for (const auto& [k, v] : axis_counts) (*out.mutable_axis_counts())[k] = v;
+  out.set_grid_cells(grid_cells);
   out.set_jobs(jobs);
   out.set_quantizations(quantizations);
   out.set_evaluations(evaluations);
@@ -658,6 +659,7 @@ v1::SweepSummary GridSummary::ToProto(int64_t cached) const {
 
 json GridSummary::ToJson() const {
   return json{{"axis_counts", axis_counts},
+              {"grid_cells", grid_cells},
               {"jobs", jobs},
               {"quantizations", quantizations},
               {"evaluations", evaluations},
@@ -685,6 +687,7 @@ absl::StatusOr<ExpandedGrid> ExpandGrid(const SweepSpec& spec,
         " cells, more than --max-jobs ", max_jobs,
         "; narrow the axes or raise --max-jobs"));
   }
+  sum.grid_cells = static_cast<int64_t>(bound);  // an absent axis counts 1
   std::set<std::string> content_keys, quant_keys;
   NamedEntry no_calibration;
   no_calibration.name = "-";

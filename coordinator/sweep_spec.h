@@ -96,8 +96,15 @@ struct GridJob {
 
 struct GridSummary {
   std::map<std::string, int64_t> axis_counts;
+  // The full Cartesian product of the axes (models x method variants x
+  // calibration x tests x shots x seeds x repeats), before calibration
+  // collapses for methods without it, `pairs`, include/exclude and merging
+  // of identical cells; `jobs` is what is left after them.
+  int64_t grid_cells = 0;
   int64_t jobs = 0;
+  // Distinct quant keys of quantized cells (fp16 cells are not quantized).
   int64_t quantizations = 0;
+  // Jobs that evaluate a model (all jobs of kind eval; 0 for synthetic).
   int64_t evaluations = 0;
   int64_t duplicates_merged = 0;
   nlohmann::json ToJson() const;

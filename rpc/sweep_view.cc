@@ -45,6 +45,8 @@ std::string FormatSummary(const pb::SweepSummary& s) {
       absl::StrAppend(&out, " ", axis, "=", it->second);
     }
   }
+  if (s.grid_cells() > 0)
+    absl::StrAppend(&out, "  (", s.grid_cells(), " cells)");
   absl::StrAppend(&out, "\njobs: ", s.jobs(),
                   "  quantizations: ", s.quantizations(),
                   "  evaluations: ", s.evaluations());

@@ -21,8 +21,9 @@ namespace qgrid::rpc {
 // field (defaults included).
 std::string ToJson(const google::protobuf::Message& m);
 
-// "grid: models=1 methods=2 ...\njobs: N  quantizations: Q  evaluations: E"
-// plus merged/reused counts when non-zero; ends with a newline.
+// "grid: models=1 methods=2 ...  (C cells)\njobs: N  quantizations: Q
+// evaluations: E" plus merged/reused counts when non-zero; ends with a
+// newline. C, the product of the axes, is left out when the server sent none.
 std::string FormatSummary(const v1::SweepSummary& s);
 
 // One line of counts per sweep, then "  error: ..." lines; ends with a

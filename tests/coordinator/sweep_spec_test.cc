@@ -61,6 +61,41 @@ TEST(ExpandGrid, UncalibratedMethodsCollapseTheCalibrationAxis) {
   EXPECT_EQ(rtn, 8);
 }
 
+TEST(ExpandGrid, GridCellsCountTheFullProductBeforeCollapsePairsAndFilters) {
+  auto plain = Expand(kSpec);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  // 5 method variants x 2 calibration x 2 tests x 2 shots = 40 cells; the
+  // calibration axis collapses for fp16 and rtn: 28 jobs.
+  EXPECT_EQ(plain->summary.grid_cells, 40);
+  EXPECT_EQ(plain->summary.jobs, 28);
+  EXPECT_EQ(plain->summary.ToJson()["grid_cells"], 40);
+  EXPECT_EQ(plain->summary.ToProto().grid_cells(), 40);
+  // pairs and exclude remove jobs, never cells.
+  auto narrowed = Expand(R"(
+name: g
+models: [{name: m, path: m}]
+methods:
+  - {name: gptq, bits: [4, 3]}
+calibration:
+  - {name: a, path: a.txt}
+  - {name: b, path: b.txt}
+  - {name: c, path: c.txt}
+tests:
+  - {name: x, task: arc_easy}
+  - {name: y, task: piqa}
+shots: [0, 5]
+pairs: {x: [a, b], y: [c]}
+exclude:
+  - {test: y, shots: 5}
+)");
+  ASSERT_TRUE(narrowed.ok()) << narrowed.status();
+  // 2 x 3 x 2 x 2 = 24 cells; jobs: x 2 bits x 2 cal x 2 shots = 8, y 2 x 1
+  // x 1 = 2.
+  EXPECT_EQ(narrowed->summary.grid_cells, 24);
+  EXPECT_EQ(narrowed->summary.jobs, 10);
+  EXPECT_EQ(narrowed->summary.quantizations, 6);
+}
+
 TEST(ExpandGrid, KeysAreStableDistinctAndShareQuantKeysAcrossTestsAndShots) {
   auto a = Expand(kSpec), b = Expand(kSpec);
   ASSERT_TRUE(a.ok() && b.ok());
