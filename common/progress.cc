@@ -61,20 +61,25 @@ void Progress::Draw(bool final) {
   if (!enabled_) return;
   double el = ElapsedSeconds();
   double rate = el > 0 ? done_ / el : 0;
+  // Under half a second a rate is noise (a sweep whose cells were all
+  // cached finishes in milliseconds: "21649337.7 jobs/s"); shown as "-".
+  const std::string rate_text =
+      el >= 0.5 ? absl::StrFormat("%.1f", rate) : std::string("-");
   std::string line;
   if (total_ > 0) {
     const int width = 24;
-    int filled = static_cast<int>(width * std::min<double>(1.0, 1.0 * done_ / total_));
+    int filled =
+        static_cast<int>(width * std::min<double>(1.0, 1.0 * done_ / total_));
     std::string bar(filled, '#');
     bar += std::string(width - filled, '.');
     double eta = rate > 0 ? (total_ - done_) / rate : -1;
-    line = absl::StrFormat("%s [%s] %d/%d %s  %.1f %s/s  %s %s", label_, bar,
-                           done_, total_, unit_, rate, unit_,
-                           final ? "took" : "eta",
-                           FormatDuration(final ? el : eta));
+    line =
+        absl::StrFormat("%s [%s] %d/%d %s  %s %s/s  %s %s", label_, bar, done_,
+                        total_, unit_, rate_text, unit_, final ? "took" : "eta",
+                        FormatDuration(final ? el : eta));
   } else {
-    line = absl::StrFormat("%s %d %s  %.1f %s/s  %s", label_, done_, unit_,
-                           rate, unit_, FormatDuration(el));
+    line = absl::StrFormat("%s %d %s  %s %s/s  %s", label_, done_, unit_,
+                           rate_text, unit_, FormatDuration(el));
   }
   if (!note_.empty()) line += "  " + note_;
   if (tty_) {
