@@ -67,6 +67,29 @@ def test_requests_equal_lm_evals(qgrid_torch, task_manager, case, shots, tmp_pat
         f"({sum(x != y for x, y in zip(ours, theirs))} of {len(ours)} differ)")
 
 
+def _letter_task_contexts(qgrid_torch, task_manager, lm_task, overrides, qgrid_task,
+                          data_dir, tmp_path):
+    """A 5-shot letter-answer task both ways over the same files: lm-eval's
+    contexts (its " A".." D" continuations checked) and qgrid's
+    --dump-requests contexts (next-token requests over the letters)."""
+    task = task_manager._factory.build(
+        task_manager._entry(lm_task),
+        overrides={"task": lm_task, "dataset_path": "json", "dataset_name": None,
+                   "num_fewshot": 5, **overrides},
+        registry=task_manager._index)
+    task.build_all_requests(limit=LIMIT, rank=0, world_size=1)
+    theirs = [i.arguments[0] for i in instances(task) if i.idx == 0]
+    assert [i.arguments[1] for i in instances(task)][:4] == [" A", " B", " C", " D"]
+    out = tmp_path / f"{lm_task}.qgrid.jsonl"
+    run_qgrid(qgrid_torch, "eval", "--task", qgrid_task, "--data-dir", data_dir,
+              "--limit", LIMIT, "--dump-requests", out)
+    ours = read_jsonl(out)
+    assert all(r["request_type"] == "next_token" and r["arguments"][1] == list("ABCD")
+               for r in ours)
+    assert len(ours) == len(theirs)
+    return [r["arguments"][0] for r in ours], theirs
+
+
 def _ceval_jsonl(src, dst):
     """A C-Eval CSV as JSON lines (dev files have an extra "explanation"
     column that datasets' csv builder refuses to mix with val's)."""
@@ -92,26 +115,14 @@ def test_ceval_differs_from_lm_evals_ceval_valid_only_as_documented(
     files = {"test": _ceval_jsonl(root / f"val/{subject}_val.csv", tmp_path / "val.jsonl"),
              "dev": _ceval_jsonl(root / f"dev/{subject}_dev.csv", tmp_path / "dev.jsonl")}
     lm_task = f"ceval-valid_{subject}"
-    task = task_manager._factory.build(
-        task_manager._entry(lm_task),
-        overrides={"task": lm_task, "dataset_path": "json", "dataset_name": None,
-                   "dataset_kwargs": {"data_files": files}, "training_split": None,
-                   "validation_split": None, "test_split": "test", "fewshot_split": "dev",
-                   "num_fewshot": 5},
-        registry=task_manager._index)
-    task.build_all_requests(limit=LIMIT, rank=0, world_size=1)
-    theirs = [i.arguments[0] for i in instances(task) if i.idx == 0]
-    assert [i.arguments[1] for i in instances(task)][:4] == [" A", " B", " C", " D"]
-    out = tmp_path / "ceval.jsonl"
-    run_qgrid(qgrid_torch, "eval", "--task", f"ceval:{subject}", "--data-dir", root.parent,
-              "--limit", LIMIT, "--dump-requests", out)
-    ours = read_jsonl(out)
-    assert all(r["request_type"] == "next_token" and r["arguments"][1] == list("ABCD")
-               for r in ours)
+    ours, theirs = _letter_task_contexts(
+        qgrid_torch, task_manager, lm_task,
+        {"dataset_kwargs": {"data_files": files}, "training_split": None,
+         "validation_split": None, "test_split": "test", "fewshot_split": "dev"},
+        f"ceval:{subject}", root.parent, tmp_path)
     documented = [t.replace(f"以下是中国关于{name}的单项选择题", f"以下是中国关于{name}考试的单项选择题", 1)
                    .replace("\n答案： ", "\n答案：") for t in theirs]
-    assert len(ours) == len(theirs)
-    diff = first_difference([r["arguments"][0] for r in ours], documented)
+    diff = first_difference(ours, documented)
     assert diff is None, f"ceval:{subject} context {diff[0]}:\n  qgrid:   {diff[1]!r}\n  lm-eval: {diff[2]!r}"
 
 
@@ -151,24 +162,12 @@ def test_cmmlu_differs_from_lm_evals_cmmlu_only_as_documented(
     files = {"test": _strip_index_column(root / f"test/{subject}.csv", tmp_path / "test.jsonl"),
              "dev": _strip_index_column(root / f"dev/{subject}.csv", tmp_path / "dev.jsonl")}
     lm_task = f"cmmlu_{subject}"
-    task = task_manager._factory.build(
-        task_manager._entry(lm_task),
-        overrides={"task": lm_task, "dataset_path": "json", "dataset_name": None,
-                   "dataset_kwargs": {"data_files": files}, "num_fewshot": 5},
-        registry=task_manager._index)
-    task.build_all_requests(limit=LIMIT, rank=0, world_size=1)
-    theirs = [i.arguments[0] for i in instances(task) if i.idx == 0]
-    assert [i.arguments[1] for i in instances(task)][:4] == [" A", " B", " C", " D"]
-    out = tmp_path / "cmmlu.jsonl"
-    run_qgrid(qgrid_torch, "eval", "--task", f"cmmlu:{subject}", "--data-dir", root.parent,
-              "--limit", LIMIT, "--dump-requests", out)
-    ours = read_jsonl(out)
-    assert all(r["request_type"] == "next_token" and r["arguments"][1] == list("ABCD")
-               for r in ours)
+    ours, theirs = _letter_task_contexts(
+        qgrid_torch, task_manager, lm_task, {"dataset_kwargs": {"data_files": files}},
+        f"cmmlu:{subject}", root.parent, tmp_path)
     header = f"以下是关于{name}的单项选择题，请直接给出正确答案的选项。\n\n"
     documented = [_cmmlu_as_official(t, header) for t in theirs]
-    assert len(ours) == len(theirs)
-    diff = first_difference([r["arguments"][0] for r in ours], documented)
+    diff = first_difference(ours, documented)
     assert diff is None, f"cmmlu:{subject} context {diff[0]}:\n  qgrid:   {diff[1]!r}\n  lm-eval: {diff[2]!r}"
 
 
