@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "common/install_paths.h"
 #include "demo/corpus.h"
 
 #ifndef QGRID_SOURCE_DIR
@@ -12,6 +13,16 @@
 #endif
 
 namespace qgrid::demo {
+namespace {
+
+// assets/ of an installed qgrid (<exe dir>/../share/qgrid/assets), else the
+// source tree's (common/install_paths.h).
+std::string AssetsDir() {
+  return ResolveDataSearchPath("", "assets", QGRID_SOURCE_DIR "/assets")
+      .dirs.front();
+}
+
+}  // namespace
 
 std::string DemoDataDir() {
   if (const char* e = std::getenv("QGRID_DEMO_DATA"); e && *e) return e;
@@ -41,13 +52,13 @@ absl::Status EnsureDemoData(const std::string& dir) {
 
 std::string DemoSweepSpecPath() {
   if (const char* e = std::getenv("QGRID_DEMO_SPEC"); e && *e) return e;
-  return std::string(QGRID_SOURCE_DIR) + "/assets/demo-sweep.yaml";
+  return AssetsDir() + "/demo-sweep.yaml";
 }
 
 absl::Status PrepareDemoRun(std::vector<std::string>* model_roots,
                             std::vector<std::string>* data_dirs) {
   if (model_roots->empty()) {
-    *model_roots = {std::string(QGRID_SOURCE_DIR) + "/assets"};
+    *model_roots = {AssetsDir()};
   }
   if (data_dirs->empty()) *data_dirs = {DemoDataDir()};
   std::string probe = (*model_roots)[0] + "/qgrid-tiny/config.json";

@@ -28,12 +28,13 @@ std::string DemoDataDir();
 // the source packages are missing.
 absl::Status EnsureDemoData(const std::string& dir);
 
-// $QGRID_DEMO_SPEC, else <source dir>/assets/demo-sweep.yaml (the source
-// dir is compiled in, as for the default model root assets/).
+// $QGRID_DEMO_SPEC, else <assets>/demo-sweep.yaml, where <assets> is
+// share/qgrid/assets of an installed qgrid, else the source tree's assets/
+// (compiled in; common/install_paths.h).
 std::string DemoSweepSpecPath();
 
-// Readies the built-in demo run: an empty `model_roots` becomes
-// <source dir>/assets (where assets/qgrid-tiny is committed), an empty
+// Readies the built-in demo run: an empty `model_roots` becomes <assets>
+// (above; where assets/qgrid-tiny is), an empty
 // `data_dirs` DemoDataDir(); checks that the model is there (the error says
 // what to pass instead) and EnsureDemoData() on the first data dir.
 absl::Status PrepareDemoRun(std::vector<std::string>* model_roots,

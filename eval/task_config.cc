@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/file_util.h"
+#include "common/install_paths.h"
 #include "common/status_macros.h"
 #include "eval/doc_processors.h"
 
@@ -393,27 +394,31 @@ absl::StatusOr<TaskConfig> LoadTaskConfigFile(const std::string& path) {
   return ParseTaskConfig(*text, path);
 }
 
+DataSearchPath BuiltinTasksSearchPath() {
+  return ResolveDataSearchPath("QGRID_TASKS_DIR", "tasks", QGRID_TASKS_DIR);
+}
+
 std::vector<std::string> BuiltinTasksDirs() {
-  const char* env = std::getenv("QGRID_TASKS_DIR");
-  std::string path = env && *env ? env : QGRID_TASKS_DIR;
-  std::vector<std::string> dirs;
-  for (absl::string_view d : absl::StrSplit(path, ':', absl::SkipEmpty()))
-    dirs.emplace_back(d);
-  return dirs;
+  return BuiltinTasksSearchPath().dirs;
 }
 
 absl::StatusOr<std::vector<TaskConfig>> ListBuiltinTasks() {
   std::vector<TaskConfig> out;
-  std::vector<std::string> dirs = BuiltinTasksDirs();
-  if (dirs.empty())
-    return absl::NotFoundError(
-        "no built-in tasks directory (QGRID_TASKS_DIR is empty)");
+  DataSearchPath search = BuiltinTasksSearchPath();
+  const char* hint = search.origin == "$QGRID_TASKS_DIR"
+                         ? ""
+                         : " (set QGRID_TASKS_DIR to the task folders)";
+  if (search.dirs.empty())
+    return absl::NotFoundError(absl::StrCat(
+        "no built-in tasks directory; looked in: ", DescribeTried(search),
+        hint));
   std::set<std::string> seen;
-  for (const std::string& dir : dirs) {
+  for (const std::string& dir : search.dirs) {
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
-      return absl::NotFoundError("built-in tasks directory not found: " + dir +
-                                 " (set QGRID_TASKS_DIR)");
+      return absl::NotFoundError(
+          absl::StrCat("built-in tasks directory not found: ", dir,
+                       "; looked in: ", DescribeTried(search), hint));
     std::vector<std::string> files;
     for (const auto& e : fs::directory_iterator(dir, ec))
       if (e.path().extension() == ".yaml") files.push_back(e.path().string());

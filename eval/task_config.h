@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/install_paths.h"
 
 namespace qgrid::eval {
 
@@ -174,12 +175,16 @@ absl::StatusOr<TaskConfig> ParseTaskConfig(const std::string& yaml,
                                            const std::string& source);
 absl::StatusOr<TaskConfig> LoadTaskConfigFile(const std::string& path);
 
-// The built-in task directories, in search order ($QGRID_TASKS_DIR split at
-// ':', or the compiled-in path).
+// Where the built-in tasks are (common/install_paths.h): $QGRID_TASKS_DIR
+// split at ':' when set, else <exe dir>/../share/qgrid/tasks of an
+// installed qgrid, else the compiled-in source-tree folders (eval/tasks,
+// demo/tasks); with every place considered, for errors.
+DataSearchPath BuiltinTasksSearchPath();
+// Its directories, in search order.
 std::vector<std::string> BuiltinTasksDirs();
 // Every built-in task of every directory, sorted by name; a task name in an
 // earlier directory shadows the same name in later ones. Fails when a
-// directory is missing.
+// directory is missing (the error lists every place looked in).
 absl::StatusOr<std::vector<TaskConfig>> ListBuiltinTasks();
 // Whether `name` names a task file (ends in .yaml or .yml) rather than a
 // built-in task: the one such check for the CLI, the worker and calibration.
