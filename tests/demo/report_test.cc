@@ -91,8 +91,9 @@ TEST_F(DemoReportTest, UnseenTextGainsLessOverTheUnigramThanTypicalDomains) {
   EXPECT_GT(u.unigram_ppl / u.model_ppl, 2.0);
   EXPECT_LT(u.unigram_ppl / u.model_ppl, median);
   for (const DemoDomainReport& d : report_->domains)
-    if (d.name == "scripture" || d.name == "dictionary")
+    if (d.name == "scripture" || d.name == "dictionary") {
       EXPECT_LT(d.model_bpb, u.model_bpb) << d.name;
+    }
 }
 
 TEST_F(DemoReportTest, MultipleChoiceIsAboveChanceOverall) {
@@ -135,7 +136,9 @@ TEST_F(DemoReportTest, CrossDomainUnigramDiagonalIsLowestAndJsonIsComplete) {
   const auto& c = report_->cross_unigram;
   for (size_t j = 0; j < c.size(); ++j)
     for (size_t i = 0; i < c.size(); ++i)
-      if (i != j) EXPECT_LT(c[j][j], c[i][j]) << i << "," << j;
+      if (i != j) {
+        EXPECT_LT(c[j][j], c[i][j]) << i << "," << j;
+      }
   auto j = nlohmann::json::parse(DemoReportJson(*report_));
   EXPECT_EQ(j["domains"].size(), 4u);
   EXPECT_TRUE(j["domains"][0].contains("model_bits_per_byte"));

@@ -38,9 +38,10 @@ TEST(GptqColumnStep, CpuLoopMatchesTensorFormulation) {
       EXPECT_TRUE(at::allclose(a.W1, b.W1, 1e-5, 1e-6));
       // The step changed what it should: the column's codes, the rest of
       // the sub-block; nothing past j2.
-      if (i + 1 < j2)
+      if (i + 1 < j2) {
         EXPECT_FALSE(
             at::equal(a.W1.slice(1, i + 1, j2), W1.slice(1, i + 1, j2)));
+      }
       EXPECT_TRUE(at::equal(a.W1.slice(1, j2), W1.slice(1, j2)));
     }
   }

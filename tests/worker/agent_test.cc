@@ -209,7 +209,9 @@ TEST_F(AgentTest, DrainFinishesTheCurrentJobAndReleasesTheQueue) {
   // Released jobs did not spend an attempt.
   auto results = Results(id);
   for (const auto& jr : results.results()) {
-    if (jr.state() == "pending") EXPECT_EQ(jr.job().attempt(), 0);
+    if (jr.state() == "pending") {
+      EXPECT_EQ(jr.job().attempt(), 0);
+    }
   }
 }
 
