@@ -124,8 +124,12 @@ std::string TaskCategory(const std::string& task) {
 }
 
 std::vector<HeatmapFigure> HeatmapsOf(const std::vector<ResultRow>& rows) {
+  return CalibratedGrids(ResultGridsOf(rows));
+}
+
+std::vector<HeatmapFigure> CalibratedGrids(std::vector<HeatmapFigure> grids) {
   std::vector<HeatmapFigure> out;
-  for (HeatmapFigure& f : ResultGridsOf(rows)) {
+  for (HeatmapFigure& f : grids) {
     if (f.calibrations.size() == 1 &&
         (f.calibrations[0] == "-" || f.calibrations[0].empty())) {
       continue;  // not calibrated: nothing to compare
@@ -159,6 +163,9 @@ std::vector<HeatmapFigure> ResultGridsOf(const std::vector<ResultRow>& rows) {
           cell.iid = c->iid;
           if (stats.ok() && !c->job_ids.empty()) {
             auto st = stats->find(c->job_ids.front());
+            if (st != stats->end() && st->second["best"].is_boolean()) {
+              cell.best = st->second["best"].get<bool>();
+            }
             if (st != stats->end() && st->second["significant"].is_boolean()) {
               cell.diff_ci_low = st->second["ci_low"].get<double>();
               cell.diff_ci_high = st->second["ci_high"].get<double>();

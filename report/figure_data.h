@@ -64,11 +64,14 @@ std::string VariantName(const std::string& method, const std::string& bits);
 std::string TaskCategory(const std::string& task);
 
 // Every (model, method, bits, shots) block as heatmap data (the HTML
-// tables are drawn from these); HeatmapsOf keeps the calibrated ones.
+// tables are drawn from these), with the results tables' statistics;
+// HeatmapsOf keeps the calibrated ones, CalibratedGrids likewise from grids
+// already built (the statistics are computed once).
 std::vector<HeatmapFigure> ResultGridsOf(
     const std::vector<coordinator::ResultRow>& rows);
 std::vector<HeatmapFigure> HeatmapsOf(
     const std::vector<coordinator::ResultRow>& rows);
+std::vector<HeatmapFigure> CalibratedGrids(std::vector<HeatmapFigure> grids);
 
 std::vector<BarFigure> Figure2Of(
     const std::vector<coordinator::ResultRow>& rows,

@@ -37,6 +37,10 @@ struct HeatmapCell {
   // 95% CI of (this cell - I.I.D cell), and whether it excludes 0.
   std::optional<double> diff_ci_low, diff_ci_high;
   std::optional<bool> significant;
+  // The results tables' best mark (not significantly worse than the row's
+  // best cell; the exact best where no per-item scores are stored);
+  // nullopt: not computed (the HTML table then marks the exact best).
+  std::optional<bool> best;
 };
 
 struct HeatmapRow {

@@ -132,9 +132,11 @@ std::string HtmlTable(const HeatmapFigure& f) {
                           FormatValue(*c.diff_ci_high), "]</small>");
         }
         if (c.significant.value_or(false)) v += "*";
-        if (any && !all_equal && *c.value == best && r.cells.size() > 1) {
-          cls.push_back("best");
-        }
+        const bool marked =
+            c.best.has_value()
+                ? *c.best && !all_equal && r.cells.size() > 1
+                : any && !all_equal && *c.value == best && r.cells.size() > 1;
+        if (marked) cls.push_back("best");
       } else {
         v = H(c.note.empty() ? "\u2014" : c.note);
         cls.push_back("missing");
@@ -209,9 +211,11 @@ absl::StatusOr<RenderedReport> RenderReport(const ReportInput& in) {
   o += "<h2 id=\"tables\">Result tables</h2>\n<p>Rows: test sets, each with "
        "its headline metric (\u2191 higher / \u2193 lower is better); "
        "columns: calibration sets; \u2020 = I.I.D calibration (shaded); bold "
-       "= best of the row (ties all bold). Repeats and seeds of a cell are "
-       "averaged. Confidence intervals and significance: not computed for "
-       "these tables, so a best mark may be noise.</p>\n";
+       "= not significantly worse than the best cell of the row, as in "
+       "<code>qgrid results</code> (the exact best where no per-item scores "
+       "were stored); [low, high] = paired bootstrap 95% CI of the "
+       "difference from the I.I.D cell, * = it excludes 0. Repeats and seeds "
+       "of a cell are averaged.</p>\n";
   for (const auto& g : grids) o += HtmlTable(g);
   if (!in.results_markdown.empty()) {
     absl::StrAppend(&o,
@@ -223,7 +227,7 @@ absl::StatusOr<RenderedReport> RenderReport(const ReportInput& in) {
   // Figures.
   o += "<h2 id=\"figures\">Figures</h2>\n";
   int nfig = 0;
-  std::vector<HeatmapFigure> heat = HeatmapsOf(rows);
+  std::vector<HeatmapFigure> heat = CalibratedGrids(grids);
   for (size_t i = 0; i < heat.size(); ++i) {
     AddFigure(
         absl::StrFormat("heatmap_%02d_%s.svg", i + 1, FileSafe(heat[i].title)),

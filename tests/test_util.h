@@ -24,15 +24,12 @@ struct QgridResult {
   std::string out;  // stdout, and stderr too when asked for
 };
 
-// Runs `qgrid ARGS` through the shell (ARGS is shell text); stderr is merged
-// into `out` when `with_stderr`, else discarded. `env` (shell text such as
-// "A=1 B=2") is set for that one run.
-inline QgridResult RunQgrid(const std::string& args, bool with_stderr = false,
-                            const std::string& env = "") {
+// Runs shell text `cmd`; stderr is merged into `out` when `with_stderr`,
+// else discarded.
+inline QgridResult RunShell(const std::string& cmd, bool with_stderr) {
   QgridResult r;
-  std::string cmd = (env.empty() ? "" : "env " + env + " ") + QgridBinary() +
-                    " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
+  const std::string full = cmd + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* p = popen(full.c_str(), "r");
   if (p == nullptr) return r;
   std::array<char, 4096> buf;
   size_t n;
@@ -41,6 +38,16 @@ inline QgridResult RunQgrid(const std::string& args, bool with_stderr = false,
   int st = pclose(p);
   r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
+}
+
+// Runs `qgrid ARGS` through the shell (ARGS is shell text); stderr is merged
+// into `out` when `with_stderr`, else discarded. `env` (shell text such as
+// "A=1 B=2") is set for that one run.
+inline QgridResult RunQgrid(const std::string& args, bool with_stderr = false,
+                            const std::string& env = "") {
+  return RunShell(
+      (env.empty() ? "" : "env " + env + " ") + QgridBinary() + " " + args,
+      with_stderr);
 }
 
 // ../shared beside the repository (or $QGRID_SHARED_DIR); "" when absent.

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -28,20 +27,11 @@ using ::testing::Not;
 // `with_stderr`, else discarded.
 testing::QgridResult Sh(const std::string& cwd, const std::string& cmd,
                         bool with_stderr = true) {
-  testing::QgridResult r;
-  std::string full = "cd '" + cwd +
-                     "' && env -u QGRID_TASKS_DIR -u QGRID_TORCH_EXE "
-                     "-u QGRID_DEMO_SPEC " +
-                     cmd + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(full.c_str(), "r");
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0)
-    r.out.append(buf.data(), n);
-  int st = pclose(p);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return testing::RunShell("cd '" + cwd +
+                               "' && env -u QGRID_TASKS_DIR -u "
+                               "QGRID_TORCH_EXE -u QGRID_DEMO_SPEC " +
+                               cmd,
+                           with_stderr);
 }
 
 class InstalledQgrid : public ::testing::Test {

@@ -91,6 +91,10 @@ TEST(FigureData, HeatmapCellsCarryTheTablesCiAgainstIid) {
   EXPECT_LE(*cells[1].diff_ci_low, -0.2);
   ASSERT_TRUE(cells[2].significant.has_value());
   EXPECT_FALSE(*cells[2].significant);
+  // Best marks as the tables': I.I.D and the tie (pile), not c4.
+  EXPECT_EQ(cells[0].best, std::optional<bool>(true));
+  EXPECT_EQ(cells[1].best, std::optional<bool>(false));
+  EXPECT_EQ(cells[2].best, std::optional<bool>(true));
   auto stats = coordinator::CellStatsByJob(rows, {});
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_DOUBLE_EQ(*cells[1].diff_ci_low,
